@@ -1,0 +1,491 @@
+"""The embedding API: :class:`Engine`.
+
+    engine = Engine.open("./hyperion-data")          # or Engine.in_memory()
+    engine.init_genesis(alloc)                        # once per data directory
+    pending = engine.execute(BlockEnv(number=1, timestamp=12), [raw_tx, ...])
+    engine.commit(pending)                            # or engine.discard(pending)
+
+``execute`` never writes: it returns a pending :class:`~hyperion.types.BlockResult`
+holding the receipts, roots and the net state diff.  Pending blocks can be stacked
+(``parent=pending``) so a sequencer executes block N+1 before N is committed; they
+commit in order, and discarding one discards its descendants (DECISIONS 5).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from hyperion.chain import ChainConfig
+from hyperion.errors import (
+    ChainConfigError,
+    GenesisError,
+    InvalidBlockError,
+    StaleParentError,
+    StoreError,
+    UnknownBlockError,
+)
+from hyperion.evm.forks import Fork
+from hyperion.evm.header import block_hash as compute_block_hash
+from hyperion.evm.header import header_fields
+from hyperion.evm.processor import (
+    BlockException,
+    BlockProcessor,
+    assemble_results,
+    ordered_trie_root,
+    requests_hash,
+    withdrawals_root,
+)
+from hyperion.evm.transactions import prepare_transactions
+from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
+from hyperion.precompiles.registry import state_class_for
+from hyperion.scheduler import BlockJob, make_scheduler
+from hyperion.state.kv import DEFAULT_MAP_SIZE
+from hyperion.state.stateroot import RootUpdate, compute_state_root
+from hyperion.state.store import DEFAULT_REVERT_DEPTH, Store
+from hyperion.state.view import DiffReader, Overlay
+from hyperion.types import (
+    BLANK_ROOT,
+    Account,
+    BlockEnv,
+    BlockResult,
+    ExecutionStats,
+    Head,
+    UnsignedTx,
+    ZERO_HASH,
+)
+
+log = logging.getLogger("hyperion.engine")
+
+DEFAULT_DATA_DIR = "./hyperion-data"
+
+TxInput = Union[bytes, UnsignedTx]
+BlockRef = Union[None, int, BlockResult]
+
+
+@dataclass
+class _Pending:
+    result: BlockResult
+    update: RootUpdate
+    parent: Optional["_Pending"]
+    children: List["_Pending"] = field(default_factory=list)
+
+
+class Engine:
+    """Hyperion's execution engine over one state store.
+
+    Thread safety: writers (``execute``, ``commit``, ``discard``, ``revert_to``,
+    ``init_genesis``) are serialised by a lock; readers use their own store snapshot and
+    never see a half-committed block.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        chain_config: Optional[ChainConfig] = None,
+        scheduler: str = "sequential",
+        workers: Optional[int] = None,
+        scheduler_options: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self.store = store
+        stored = store.chain_config_json()
+        if stored is not None:
+            config = ChainConfig.from_json(stored)
+            if chain_config is not None and chain_config != config:
+                raise ChainConfigError(
+                    f"{store.path} holds {config.describe()}, but {chain_config.describe()} was requested"
+                )
+            self._config: Optional[ChainConfig] = config
+        else:
+            self._config = chain_config
+        self._scheduler_name = scheduler
+        self._scheduler_options = dict(scheduler_options or {})
+        self._scheduler_options.setdefault("store_path", store.path)
+        self.scheduler = make_scheduler(scheduler, workers, **(self._scheduler_options if scheduler != "sequential" else {}))
+        self._sequential = make_scheduler("sequential")
+        self._lock = threading.RLock()
+        self._pending: Dict[int, _Pending] = {}
+        self._dead: Dict[int, str] = {}
+        self._ids = itertools.count(1)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        data_dir: str = DEFAULT_DATA_DIR,
+        *,
+        chain_config: Optional[ChainConfig] = None,
+        scheduler: str = "sequential",
+        workers: Optional[int] = None,
+        revert_depth: int = DEFAULT_REVERT_DEPTH,
+        map_size: int = DEFAULT_MAP_SIZE,
+        scheduler_options: Optional[Mapping[str, Any]] = None,
+    ) -> "Engine":
+        """Open (creating if needed) an LMDB-backed engine in ``data_dir``."""
+        store = Store.open_lmdb(data_dir, map_size=map_size, revert_depth=revert_depth)
+        try:
+            return cls(store, chain_config, scheduler, workers, scheduler_options)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def in_memory(
+        cls,
+        *,
+        chain_config: Optional[ChainConfig] = None,
+        scheduler: str = "sequential",
+        workers: Optional[int] = None,
+        revert_depth: int = DEFAULT_REVERT_DEPTH,
+        scheduler_options: Optional[Mapping[str, Any]] = None,
+    ) -> "Engine":
+        """An engine on the in-memory backend (tests, throw-away simulations)."""
+        return cls(Store.in_memory(revert_depth=revert_depth), chain_config, scheduler, workers, scheduler_options)
+
+    def close(self) -> None:
+        with self._lock:
+            self.scheduler.close()
+            self.store.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- configuration ------------------------------------------------------------------
+    @property
+    def chain_config(self) -> ChainConfig:
+        if self._config is None:
+            raise ChainConfigError(f"{self.store.path} has no chain yet: call init_genesis first")
+        return self._config
+
+    @property
+    def head(self) -> Head:
+        return self.store.head()
+
+    def fork_at(self, number: int, timestamp: int) -> Fork:
+        return self.chain_config.fork_at(number, timestamp)
+
+    def _state_class(self, fork: Fork) -> type:
+        return state_class_for(fork, tuple(self.chain_config.extra_precompiles))
+
+    # -- genesis ------------------------------------------------------------------------
+    def init_genesis(
+        self,
+        alloc: Mapping[Any, Mapping[str, Any]],
+        *,
+        chain_config: Optional[ChainConfig] = None,
+        timestamp: int = 0,
+        gas_limit: int = 30_000_000,
+        base_fee: int = 10**9,
+        extra_data: bytes = b"",
+    ) -> Head:
+        """Write the genesis state (block 0) and the chain configuration.
+
+        With ``system_contracts`` on in the configuration, the four system contracts are
+        added to ``alloc`` (entries in ``alloc`` win).
+        """
+        with self._lock:
+            config = chain_config or self._config or ChainConfig.hyperion_default()
+            if self._config is not None and config != self._config:
+                raise ChainConfigError(f"this engine is configured for {self._config.describe()}")
+            if self.store.head().number >= 0:
+                raise GenesisError(f"{self.store.path} already holds a chain (head {self.store.head().number})")
+            for activation in config.schedule:  # fail before writing anything
+                state_class_for(config.fork_at(activation.block or 0, activation.timestamp or 0),
+                                tuple(config.extra_precompiles))
+            if config.system_contracts:
+                alloc = merge_allocs(system_contracts_alloc(), alloc)
+            diff = alloc_to_diff(alloc)
+            update = compute_state_root(BLANK_ROOT, diff, lambda a: None, lambda k: None)
+            fork = config.fork_at(0, timestamp)
+            env = BlockEnv(number=0, timestamp=timestamp, gas_limit=gas_limit, base_fee=base_fee, extra_data=extra_data)
+            fields = header_fields(
+                fork, env, ZERO_HASH, update.root, BLANK_ROOT, BLANK_ROOT, b"\x00" * 256, 0,
+                BLANK_ROOT if fork.has_withdrawals else None, 0,
+                requests_hash(()) if fork.has_requests else None,
+            )
+            head = self.store.write_genesis(diff, update, config.to_json(), compute_block_hash(fields))
+            self._config = config
+            return head
+
+    # -- pending blocks -----------------------------------------------------------------
+    def _resolve(self, ref: BlockRef) -> Optional[_Pending]:
+        if ref is None:
+            return None
+        block_id = ref.id if isinstance(ref, BlockResult) else int(ref)
+        pending = self._pending.get(block_id)
+        if pending is None:
+            reason = self._dead.get(block_id, "no such pending block")
+            raise UnknownBlockError(f"pending block {block_id}: {reason}")
+        return pending
+
+    @staticmethod
+    def _chain(pending: Optional[_Pending]) -> List[_Pending]:
+        """Pending ancestors of (and including) ``pending``, oldest first."""
+        chain = []
+        while pending is not None:
+            chain.append(pending)
+            pending = pending.parent
+        chain.reverse()
+        return chain
+
+    def pending_blocks(self) -> List[BlockResult]:
+        with self._lock:
+            return [p.result for p in self._pending.values()]
+
+    def _reader_for(self, chain: Sequence[_Pending], store_reader):
+        reader = store_reader
+        for pending in chain:
+            reader = DiffReader(reader, pending.result.diff)
+        return reader
+
+    # -- execution ----------------------------------------------------------------------
+    def execute(
+        self,
+        env: BlockEnv,
+        transactions: Sequence[TxInput],
+        parent: BlockRef = None,
+        *,
+        strict: bool = False,
+        scheduler: Optional[str] = None,
+    ) -> BlockResult:
+        """Execute one block on the head (``parent=None``) or on a pending block.
+
+        Invalid transactions are reported in the result and change nothing; the others
+        still run (rollup sequencer semantics).  ``strict=True`` raises
+        :class:`~hyperion.errors.InvalidTransactionError` at the first one instead.
+        A block-level failure raises :class:`~hyperion.errors.InvalidBlockError`.
+        """
+        with self._lock:
+            started = time.perf_counter()
+            config = self.chain_config
+            parent_pending = self._resolve(parent)
+            chain = self._chain(parent_pending)
+            store_reader = self.store.reader()
+            try:
+                head = store_reader.head()
+                if head.number < 0:
+                    raise GenesisError(f"{self.store.path} has no genesis: call init_genesis first")
+                if chain:
+                    parent_number = chain[-1].result.number
+                    parent_root = chain[-1].result.state_root
+                    parent_hash = chain[-1].result.block_hash
+                    if chain[0].result.parent_state_root != head.state_root:
+                        raise StaleParentError("the pending parent was executed on a head that is no longer current")
+                else:
+                    parent_number, parent_root, parent_hash = head.number, head.state_root, head.block_hash
+                if env.number != parent_number + 1:
+                    raise StaleParentError(
+                        f"block number {env.number} does not follow its parent (block {parent_number})"
+                    )
+                if env.parent_hash is None and parent_hash is not None:
+                    env = _replace_env(env, parent_hash=parent_hash)
+                result, update = self._execute_on(
+                    config, env, transactions, chain, store_reader, parent_root, strict, scheduler
+                )
+            finally:
+                store_reader.close()
+            result.parent_id = parent_pending.result.id if parent_pending else None
+            result.stats.total_seconds = time.perf_counter() - started
+            if result.block_exception is not None:
+                raise InvalidBlockError(f"block {env.number} is invalid: {result.block_exception}", result)
+            pending = _Pending(result=result, update=update, parent=parent_pending)
+            self._pending[result.id] = pending
+            if parent_pending is not None:
+                parent_pending.children.append(pending)
+            return result
+
+    def _execute_on(self, config, env, transactions, chain, store_reader, parent_root, strict, scheduler_name):
+        fork = config.fork_at(env.number, env.timestamp)
+        base = self._reader_for(chain, store_reader)
+
+        def ancestor_hash(number: int) -> Optional[bytes]:
+            for pending in reversed(chain):
+                if pending.result.number == number:
+                    return pending.result.block_hash
+            return store_reader.block_hash(number)
+
+        def record_before(address: bytes):
+            for pending in reversed(chain):
+                if address in pending.update.records:
+                    return pending.update.records[address]
+            return store_reader.account_record(address)
+
+        def node(key: bytes) -> Optional[bytes]:
+            for pending in reversed(chain):
+                value = pending.update.nodes.get(key)
+                if value is not None:
+                    return value
+            return store_reader.trie_node(key)
+
+        processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
+        prepared = prepare_transactions(fork, transactions, config.chain_id)
+        overlay = Overlay(base)
+
+        pre_state = processor.new_state(overlay)
+        processor.apply_pre_block(pre_state)
+        pre_state._account_db.lock_changes()
+
+        intermediate_root = None
+        if not fork.has_status_receipts:
+            def intermediate_root() -> bytes:
+                return compute_state_root(parent_root, overlay.to_diff(), record_before, node).root
+
+        scheduler = self.scheduler if scheduler_name in (None, self._scheduler_name) else make_scheduler(scheduler_name)
+        job = BlockJob(processor=processor, transactions=prepared, overlay=overlay, strict=strict,
+                       intermediate_root=intermediate_root, layers=[p.result.diff for p in chain])
+        batch = scheduler.run(job)
+        stats = batch.stats
+
+        results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
+            prepared, batch.outcomes, fork, batch.intermediate_roots
+        )
+        block_exception = None
+        requests: tuple = ()
+        post_state = processor.new_state(overlay)
+        try:
+            requests = processor.apply_post_block(post_state, [entry for r in results for entry in r.logs])
+            post_state._account_db.lock_changes()
+        except BlockException as exc:
+            block_exception = str(exc)
+            post_state._account_db.reset()
+
+        root_started = time.perf_counter()
+        diff = overlay.to_diff()
+        update = compute_state_root(parent_root, diff, record_before, node)
+        stats.root_seconds = time.perf_counter() - root_started
+
+        logs_bloom = int(bloom).to_bytes(256, "big")
+        transactions_root = ordered_trie_root(encoded_txs)
+        receipts_root = ordered_trie_root(receipts)
+        w_root = withdrawals_root(env.withdrawals) if fork.has_withdrawals else None
+        r_hash = requests_hash(requests) if fork.has_requests else None
+        fields = header_fields(
+            fork, env, processor.parent_hash(), update.root, transactions_root, receipts_root, logs_bloom,
+            gas_used, w_root, blob_gas_used, r_hash,
+        )
+        result = BlockResult(
+            id=next(self._ids),
+            number=env.number,
+            fork=fork.name,
+            parent_id=None,
+            parent_state_root=parent_root,
+            state_root=update.root,
+            transactions_root=transactions_root,
+            receipts_root=receipts_root,
+            logs_bloom=logs_bloom,
+            gas_used=gas_used,
+            blob_gas_used=blob_gas_used,
+            withdrawals_root=w_root,
+            requests_hash=r_hash,
+            requests=tuple(requests),
+            block_hash=compute_block_hash(fields),
+            tx_results=results,
+            diff=diff,
+            stats=stats,
+            block_exception=block_exception,
+            env=env,
+        )
+        return result, update
+
+    # -- decisions ----------------------------------------------------------------------
+    def commit(self, pending: Union[int, BlockResult]) -> Head:
+        """Write a pending block to the store (its parent must be the committed head)."""
+        with self._lock:
+            entry = self._resolve(pending)
+            if entry.parent is not None:
+                raise StaleParentError(
+                    f"pending block {entry.result.id} (number {entry.result.number}) sits on pending block "
+                    f"{entry.parent.result.id}: commit that one first"
+                )
+            started = time.perf_counter()
+            result = entry.result
+            head = self.store.commit_block(
+                result.number, result.parent_state_root, result.diff, entry.update, result.block_hash
+            )
+            result.stats.commit_seconds = time.perf_counter() - started
+            del self._pending[result.id]
+            self._dead[result.id] = "already committed"
+            for child in entry.children:
+                child.parent = None
+            # siblings built on the same parent can never commit now
+            for other in list(self._pending.values()):
+                if other.parent is None and other.result.parent_state_root != head.state_root:
+                    self._drop(other, f"discarded: block {result.number} was committed on the same parent")
+            return head
+
+    def discard(self, pending: Union[int, BlockResult]) -> List[int]:
+        """Drop a pending block and every pending block built on it; returns their ids."""
+        with self._lock:
+            entry = self._resolve(pending)
+            return self._drop(entry, "discarded")
+
+    def _drop(self, entry: _Pending, reason: str) -> List[int]:
+        dropped = []
+        stack = [entry]
+        while stack:
+            item = stack.pop()
+            if item.result.id in self._pending:
+                del self._pending[item.result.id]
+                self._dead[item.result.id] = reason if item is entry else f"{reason} (an ancestor was dropped)"
+                dropped.append(item.result.id)
+            stack.extend(item.children)
+        if entry.parent is not None and entry in entry.parent.children:
+            entry.parent.children.remove(entry)
+        return dropped
+
+    def revert_to(self, number: int) -> Head:
+        """Undo committed blocks above ``number`` (pending blocks are discarded first)."""
+        with self._lock:
+            for entry in list(self._pending.values()):
+                if entry.parent is None:
+                    self._drop(entry, f"discarded: the store was reverted to block {number}")
+            return self.store.revert_to(number)
+
+    # -- reads --------------------------------------------------------------------------
+    def _read(self, at: BlockRef, fn):
+        with self._lock:
+            chain = self._chain(self._resolve(at))
+            reader = self.store.reader()
+        try:
+            return fn(self._reader_for(chain, reader))
+        finally:
+            reader.close()
+
+    def get_account(self, address: bytes, at: BlockRef = None) -> Optional[Account]:
+        """The account at the head (or at a pending block), ``None`` if it does not exist."""
+        value = self._read(at, lambda r: r.read_account(bytes(address)))
+        return None if value is None else Account(*value)
+
+    def get_balance(self, address: bytes, at: BlockRef = None) -> int:
+        account = self.get_account(address, at)
+        return 0 if account is None else account.balance
+
+    def get_nonce(self, address: bytes, at: BlockRef = None) -> int:
+        account = self.get_account(address, at)
+        return 0 if account is None else account.nonce
+
+    def get_storage(self, address: bytes, slot: int, at: BlockRef = None) -> int:
+        return self._read(at, lambda r: r.read_storage(bytes(address), int(slot)))
+
+    def get_code(self, address: bytes, at: BlockRef = None) -> bytes:
+        def read(reader):
+            account = reader.read_account(bytes(address))
+            return b"" if account is None else reader.read_code(account[2])
+
+        return self._read(at, read)
+
+    def block_hash(self, number: int) -> Optional[bytes]:
+        with self.store.reader() as reader:
+            return reader.block_hash(number)
+
+
+def _replace_env(env: BlockEnv, **changes) -> BlockEnv:
+    from dataclasses import replace
+
+    return replace(env, **changes)

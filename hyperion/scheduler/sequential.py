@@ -1,0 +1,49 @@
+"""The sequential scheduler: transactions one after another, in order.
+
+It is the reference every other scheduler is checked against, and the fallback they use
+when parallelism cannot pay.
+"""
+from __future__ import annotations
+
+import time
+
+from hyperion.errors import InvalidTransactionError
+from hyperion.scheduler.base import BatchOutcome, BlockJob
+from hyperion.types import ExecutionStats, TxStatus
+
+
+class SequentialScheduler:
+    name = "sequential"
+
+    def run(self, job: BlockJob) -> BatchOutcome:
+        started = time.perf_counter()
+        processor = job.processor
+        state = processor.new_state(job.overlay)
+        account_db = state._account_db
+        gas_limit = processor.env.gas_limit
+        gas_used = 0
+        blob_gas_used = 0
+        outcomes = []
+        roots = []
+        for prepared in job.transactions:
+            outcome = processor.execute_transaction(
+                state, prepared, gas_limit - gas_used, processor.max_blob_gas - blob_gas_used
+            )
+            if outcome.status is TxStatus.INVALID:
+                if job.strict:
+                    raise InvalidTransactionError(prepared.index, outcome.error)
+            else:
+                job.overlay.apply(account_db.take_write_set())
+                gas_used += outcome.gas_used
+                blob_gas_used += outcome.blob_gas_used
+                if job.intermediate_root is not None:
+                    roots.append(job.intermediate_root())
+            outcomes.append(outcome)
+        elapsed = time.perf_counter() - started
+        stats = ExecutionStats(
+            scheduler=self.name, workers=1, incarnations=len(outcomes), execution_seconds=elapsed
+        )
+        return BatchOutcome(outcomes=outcomes, stats=stats, intermediate_roots=roots)
+
+    def close(self) -> None:
+        pass

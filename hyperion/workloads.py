@@ -1,0 +1,174 @@
+"""Deterministic accounts, genesis and signed transaction batches.
+
+Shared by the demo, the benchmarks, the tests and the example sequencer, so every one of
+them measures and checks the same workloads.  Keys are derived from an index, never
+random: the same call gives the same bytes on every machine.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Dict, List, Optional, Sequence
+
+from eth_hash.auto import keccak
+from eth_keys import keys
+
+from hyperion.evm.forks import DEFAULT_FORK, get_fork
+
+ETHER = 10**18
+GWEI = 10**9
+TOKEN_SUPPLY = 10**27
+TOKEN_ADDRESS = bytes.fromhex("4859504552494f4e00000000000000000000000a")  # "HYPERION".."0a"
+
+
+@dataclass(frozen=True)
+class Wallet:
+    index: int
+    key: keys.PrivateKey
+
+    @property
+    def address(self) -> bytes:
+        return self.key.public_key.to_canonical_address()
+
+
+@lru_cache(maxsize=None)
+def wallet(index: int) -> Wallet:
+    secret = keccak(b"hyperion-wallet-" + index.to_bytes(8, "big"))
+    return Wallet(index, keys.PrivateKey(secret))
+
+
+def wallets(count: int, start: int = 0) -> List[Wallet]:
+    return [wallet(i) for i in range(start, start + count)]
+
+
+@lru_cache(maxsize=None)
+def contract_artifact(name: str) -> dict:
+    return json.loads(resources.files("hyperion.contracts").joinpath(f"{name}.json").read_text())
+
+
+def token_runtime() -> bytes:
+    return bytes.fromhex(contract_artifact("Token")["runtime"][2:])
+
+
+def token_init_code(supply: int = TOKEN_SUPPLY) -> bytes:
+    return bytes.fromhex(contract_artifact("Token")["bytecode"][2:]) + supply.to_bytes(32, "big")
+
+
+def hashmap_slot(slot: int, key: bytes) -> int:
+    """Vyper 0.4 ``HashMap`` storage: keccak(slot || key), both 32 bytes."""
+    return int.from_bytes(keccak(slot.to_bytes(32, "big") + key.rjust(32, b"\x00")), "big")
+
+
+def token_balance_slot(holder: bytes) -> int:
+    return hashmap_slot(contract_artifact("Token")["storage_layout"]["balanceOf"]["slot"], holder)
+
+
+def _string_slots(slot: int, text: str) -> Dict[int, int]:
+    raw = text.encode()
+    return {slot: len(raw), slot + 1: int.from_bytes(raw.ljust(32, b"\x00"), "big")}
+
+
+def token_genesis_storage(holders: Sequence[bytes], each: int) -> Dict[str, str]:
+    """The token's storage as its constructor would leave it, with ``each`` per holder."""
+    layout = contract_artifact("Token")["storage_layout"]
+    slots: Dict[int, int] = {}
+    slots.update(_string_slots(layout["name"]["slot"], "Hyperion Token"))
+    slots.update(_string_slots(layout["symbol"]["slot"], "HYP"))
+    slots[layout["decimals"]["slot"]] = 18
+    slots[layout["totalSupply"]["slot"]] = each * len(holders)
+    for holder in holders:
+        slots[token_balance_slot(holder)] = each
+    return {hex(k): hex(v) for k, v in slots.items() if v}
+
+
+def genesis_alloc(accounts: int = 1000, balance: int = 1000 * ETHER, token_each: int = 10**24) -> Dict[str, dict]:
+    """``accounts`` funded wallets, each also holding ``token_each`` demo tokens."""
+    holders = [w.address for w in wallets(accounts)]
+    alloc = {"0x" + a.hex(): {"balance": hex(balance)} for a in holders}
+    alloc["0x" + TOKEN_ADDRESS.hex()] = {
+        "balance": "0x0",
+        "nonce": "0x1",
+        "code": "0x" + token_runtime().hex(),
+        "storage": token_genesis_storage(holders, token_each),
+    }
+    return alloc
+
+
+def erc20_transfer_data(receiver: bytes, amount: int) -> bytes:
+    selector = keccak(b"transfer(address,uint256)")[:4]
+    return selector + receiver.rjust(32, b"\x00") + amount.to_bytes(32, "big")
+
+
+def erc20_balance_of_data(holder: bytes) -> bytes:
+    return keccak(b"balanceOf(address)")[:4] + holder.rjust(32, b"\x00")
+
+
+def sign_tx(
+    sender: Wallet,
+    nonce: int,
+    to: Optional[bytes],
+    value: int = 0,
+    data: bytes = b"",
+    gas: int = 21_000,
+    chain_id: int = 31337,
+    max_fee: int = 2 * GWEI,
+    tip: int = GWEI,
+    fork: str = DEFAULT_FORK,
+    tx_type: int = 2,
+    access_list=(),
+) -> bytes:
+    """A signed EIP-2718 transaction (type 2 by default; type 0 for legacy)."""
+    builder = get_fork(fork).vm_class.get_transaction_builder()
+    if tx_type == 0:
+        unsigned = builder.create_unsigned_transaction(
+            nonce=nonce, gas_price=max_fee, gas=gas, to=to or b"", value=value, data=data
+        )
+        signed = unsigned.as_signed_transaction(sender.key, chain_id=chain_id)
+        import rlp
+
+        return rlp.encode(signed)
+    if tx_type == 1:
+        unsigned = builder.new_unsigned_access_list_transaction(
+            chain_id=chain_id, nonce=nonce, gas_price=max_fee, gas=gas, to=to or b"", value=value, data=data,
+            access_list=list(access_list),
+        )
+    else:
+        unsigned = builder.new_unsigned_dynamic_fee_transaction(
+            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
+            to=to or b"", value=value, data=data, access_list=list(access_list),
+        )
+    return unsigned.as_signed_transaction(sender.key).encode()
+
+
+def transfer_batch(
+    count: int, accounts: int, nonces: Dict[int, int], chain_id: int = 31337, offset: int = 0, conflict: bool = False
+) -> List[bytes]:
+    """``count`` ETH transfers.  Independent by default: each sender sends once per
+    ``accounts`` txs to a receiver that is not a sender in the batch; ``conflict=True``
+    sends everything to one hot receiver."""
+    txs = []
+    for i in range(count):
+        sender = wallet((offset + i) % accounts)
+        receiver = b"\xee" * 19 + b"\x01" if conflict else (0xC0FFEE0000 + offset + i).to_bytes(20, "big")
+        nonce = nonces.get(sender.index, 0)
+        nonces[sender.index] = nonce + 1
+        txs.append(sign_tx(sender, nonce, receiver, value=1000 + i, chain_id=chain_id))
+    return txs
+
+
+def erc20_batch(
+    count: int, accounts: int, nonces: Dict[int, int], chain_id: int = 31337, offset: int = 0, conflict: bool = False
+) -> List[bytes]:
+    """``count`` token transfers; ``conflict=True`` makes every one credit the same holder
+    (one hot storage slot)."""
+    txs = []
+    for i in range(count):
+        sender = wallet((offset + i) % accounts)
+        receiver = b"\xee" * 19 + b"\x02" if conflict else (0xBEEF000000 + offset + i).to_bytes(20, "big")
+        nonce = nonces.get(sender.index, 0)
+        nonces[sender.index] = nonce + 1
+        data = erc20_transfer_data(receiver, 1 + i)
+        txs.append(sign_tx(sender, nonce, TOKEN_ADDRESS, data=data, gas=80_000, chain_id=chain_id))
+    return txs

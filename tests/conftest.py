@@ -1,0 +1,48 @@
+"""Shared test configuration: hypothesis profiles, fixture locations, engine factories."""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# CI: fixed example counts, derandomized (DECISIONS 11).  Locally: HYPOTHESIS_PROFILE=dev.
+settings.register_profile(
+    "ci", max_examples=25, derandomize=True, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+PURE_PYTHON = os.environ.get("HYPERION_PUREPYTHON", "") not in ("", "0")
+
+
+def fixtures_root() -> pathlib.Path:
+    """The ethereum/tests fixtures: $HYPERION_FIXTURES, else ../shared/fixtures/ethereum-tests."""
+    configured = os.environ.get("HYPERION_FIXTURES")
+    if configured:
+        return pathlib.Path(configured)
+    return ROOT.parent / "shared" / "fixtures" / "ethereum-tests"
+
+
+@pytest.fixture
+def memory_engine():
+    from hyperion import ChainConfig, Engine
+
+    engine = Engine.in_memory(chain_config=ChainConfig())
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def lmdb_engine(tmp_path):
+    from hyperion import ChainConfig, Engine
+
+    engine = Engine.open(str(tmp_path / "data"), chain_config=ChainConfig())
+    yield engine
+    engine.close()
