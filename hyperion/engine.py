@@ -42,6 +42,7 @@ from hyperion.evm.processor import (
 from hyperion.evm.transactions import prepare_transactions
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
 from hyperion.precompiles.registry import state_class_for
+from hyperion.precompiles.registry import warm_up as warm_up_precompiles
 from hyperion.scheduler import BlockJob, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE
 from hyperion.state.stateroot import RootUpdate, compute_state_root
@@ -110,6 +111,18 @@ class Engine:
         self._pending: Dict[int, _Pending] = {}
         self._dead: Dict[int, str] = {}
         self._ids = itertools.count(1)
+        #: seconds spent warming up each enabled precompile set (kernels compiled or
+        #: loaded from cache) when this engine started -- never in the middle of a block
+        self.startup_seconds: Dict[str, float] = {}
+        if self._config is not None:
+            self._warm_up(self._config)
+
+    def _warm_up(self, config: ChainConfig) -> None:
+        if config.extra_precompiles:
+            started = time.perf_counter()
+            self.startup_seconds.update(warm_up_precompiles(tuple(config.extra_precompiles)))
+            log.info("precompile sets %s ready in %.2fs", ", ".join(config.extra_precompiles),
+                     time.perf_counter() - started)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -211,6 +224,7 @@ class Engine:
             )
             head = self.store.write_genesis(diff, update, config.to_json(), compute_block_hash(fields))
             self._config = config
+            self._warm_up(config)
             return head
 
     # -- pending blocks -----------------------------------------------------------------
@@ -345,6 +359,8 @@ class Engine:
         results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
             prepared, batch.outcomes, fork, batch.intermediate_roots
         )
+        # in transaction order, from the outcomes the scheduler kept (final executions only)
+        inference_records = [record for outcome in batch.outcomes for record in outcome.inference_records]
         block_exception = None
         requests: tuple = ()
         post_state = processor.new_state(overlay)
@@ -390,6 +406,7 @@ class Engine:
             stats=stats,
             block_exception=block_exception,
             env=env,
+            inference_records=inference_records,
         )
         return result, update
 
@@ -477,6 +494,16 @@ class Engine:
         def read(reader):
             account = reader.read_account(bytes(address))
             return b"" if account is None else reader.read_code(account[2])
+
+        return self._read(at, read)
+
+    def get_code_by_hash(self, code_hash: bytes, at: BlockRef = None) -> Optional[bytes]:
+        """Code by its keccak hash (None if unknown), e.g. to verify inference records."""
+        def read(reader):
+            try:
+                return reader.read_code(bytes(code_hash))
+            except StoreError:
+                return None
 
         return self._read(at, read)
 
