@@ -208,6 +208,7 @@ class Engine:
                 raise ChainConfigError(f"this engine is configured for {self._config.describe()}")
             if self.store.head().number >= 0:
                 raise GenesisError(f"{self.store.path} already holds a chain (head {self.store.head().number})")
+            self._warm_up(config)  # compile / load precompile kernels now (reported in startup_seconds)
             for activation in config.schedule:  # fail before writing anything
                 state_class_for(config.fork_at(activation.block or 0, activation.timestamp or 0),
                                 tuple(config.extra_precompiles))
@@ -224,7 +225,6 @@ class Engine:
             )
             head = self.store.write_genesis(diff, update, config.to_json(), compute_block_hash(fields))
             self._config = config
-            self._warm_up(config)
             return head
 
     # -- pending blocks -----------------------------------------------------------------

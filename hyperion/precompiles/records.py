@@ -17,12 +17,13 @@ mismatch: input vs input hash, output, gas, missing model code.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from eth_hash.auto import keccak
 
-#: attribute a precompile sets on its computation (one record per frame)
+#: attribute a precompile sets on its computation (one per frame): the tuple
+#: (precompile name, address, depth, (model, root hash, part hashes), input, output, gas)
 RECORD_ATTRIBUTE = "_hyperion_inference_record"
 #: class attribute of computation classes whose precompiles leave records
 ENABLED_ATTRIBUTE = "_hyperion_records_enabled"
@@ -78,17 +79,25 @@ class InferenceRecord:
 
 def collect_records(computation, tx_index: int, tx_hash: Optional[bytes]) -> Tuple[InferenceRecord, ...]:
     """Records of the frames of one transaction that did not fail, in execution order."""
-    found: List[InferenceRecord] = []
+    found = []
     stack = [computation]
     while stack:  # iterative pre-order walk: call depth can reach 1024
         frame = stack.pop()
         if frame.is_error:
             continue
-        record = frame.__dict__.get(RECORD_ATTRIBUTE)
-        if record is not None:
-            found.append(record)
-        stack.extend(reversed(frame.children))
-    return tuple(replace(r, tx_index=tx_index, tx_hash=tx_hash, call_index=i) for i, r in enumerate(found))
+        entry = frame.__dict__.get(RECORD_ATTRIBUTE)
+        if entry is not None:
+            found.append(entry)
+        if frame.children:
+            stack.extend(reversed(frame.children))
+    records = []
+    for i, (name, address, depth, (model, root_hash, part_hashes), data, output, gas) in enumerate(found):
+        records.append(InferenceRecord(
+            tx_index=tx_index, tx_hash=tx_hash, call_index=i, precompile=name, address=address, depth=depth,
+            model=model, model_code_hash=root_hash, part_code_hashes=part_hashes, input=data,
+            input_hash=keccak(data), output_hash=keccak(output), gas=gas,
+        ))
+    return tuple(records)
 
 
 # -- verification ---------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def _need(condition: bool, message: str) -> None:
 
 
 # -- call formats ---------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MatvecCall:
     """``m:u16 n:u16 shift:u8 flags:u8 | W int8[m*n] row-major | x int8[n] | [bias int32[m]]``
 
@@ -189,7 +189,7 @@ def parse_matvec(data: bytes) -> MatvecCall:
                       data[w_end + n:] if has_bias else None)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MatmulCall:
     """``m:u16 k:u16 n:u16 shift:u8 flags:u8 | A int8[m*k] | B int8[k*n] | [bias int32[n]]``
 
@@ -227,7 +227,7 @@ def parse_matmul(data: bytes) -> MatmulCall:
     return MatmulCall(m, k, n, shift, out_int8, data[8:a_end], data[a_end:b_end], data[b_end:] if has_bias else None)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ActivationCall:
     """``frac:u8 | x int32[n]`` -> ``int32[n]`` with the same number of fraction bits."""
 
@@ -254,7 +254,7 @@ def parse_pair(name: str, data: bytes) -> Tuple[bytes, bytes]:
     return data[2:2 + n], data[2 + n:]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TopkCall:
     """``set:address | metric:u8 | k:u8 | query int8[dim]``"""
 

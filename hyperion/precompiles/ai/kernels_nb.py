@@ -275,7 +275,10 @@ def k_topk(vectors, norms, query, dim, count, k, metric):
 # -- MLP ---------------------------------------------------------------------------------
 @njit(_I64(_I8, _I64, _I64, _I8), cache=True, nogil=True)
 def k_mlp(weights, biases, meta, x):
-    """``meta``: per layer (n_in, n_out, shift, act, w_offset, b_offset); returns logits."""
+    """``meta``: per layer (n_in, n_out, shift, act, w_offset, b_offset).
+
+    Returns ``[argmax, logit0, logit1, ...]`` (argmax: lowest index among equal maxima).
+    """
     layers = meta.shape[0] // 6
     values = np.empty(x.shape[0], dtype=np.int64)
     for i in range(x.shape[0]):
@@ -299,7 +302,14 @@ def k_mlp(weights, biases, meta, x):
                 z = 0
             out[j] = z
         values = out
-    return values
+    result = np.empty(values.shape[0] + 1, dtype=np.int64)
+    best = 0
+    for j in range(values.shape[0]):
+        result[j + 1] = values[j]
+        if values[j] > values[best]:
+            best = j
+    result[0] = best
+    return result
 
 
 # -- bytes API (same as kernels_py) --------------------------------------------------------
@@ -382,8 +392,8 @@ def load_mlp(body: bytes, spec) -> Mlp:
 
 
 def mlp(model: Mlp, x: bytes) -> Tuple[int, bytes]:
-    logits = k_mlp(model.weights, model.biases, model.meta, _ro(x))
-    return int(np.argmax(logits)), logits.astype(">i4").tobytes()
+    result = k_mlp(model.weights, model.biases, model.meta, _ro(x))
+    return int(result[0]), result[1:].astype(">i4").tobytes()
 
 
 def warm() -> None:

@@ -249,13 +249,9 @@ def make_precompile(name: str, address: bytes):
         output, info = run(data, StateSource(computation.state), charge)
         computation.output = output
         if recorded:
-            model, root_hash, part_hashes = info
-            setattr(computation, RECORD_ATTRIBUTE, InferenceRecord(
-                tx_index=-1, tx_hash=None, call_index=-1, precompile=name, address=address,
-                depth=computation.msg.depth, model=model, model_code_hash=root_hash,
-                part_code_hashes=part_hashes, input=data, input_hash=keccak(data),
-                output_hash=keccak(output), gas=charged[0],
-            ))
+            # the record itself is built once, when the transaction's frames are collected
+            setattr(computation, RECORD_ATTRIBUTE, (name, address, computation.msg.depth, info, data, output,
+                                                    charged[0]))
         return computation
 
     precompile.__name__ = f"ai_{name}"
