@@ -25,18 +25,15 @@ _I8 = types.Array(types.int8, 1, "C", readonly=True)  # np.frombuffer(bytes, int
 _I64 = types.Array(types.int64, 1, "C")
 _i64 = types.int64
 
+# The tables and their step sizes are passed to the kernels as arguments, never read as
+# globals: numba freezes globals into the compiled code, and its cache is keyed on this
+# file only, so a global from tables.py could survive a change of that file.
 _SIGMOID = np.array(T.SIGMOID_Q16, dtype=np.int64)
 _TANH = np.array(T.TANH_Q16, dtype=np.int64)
 _EXP = np.array(T.EXP_Q30, dtype=np.int64)
+_STEPS = np.array([T.SIGMOID_STEP_BITS, T.TANH_STEP_BITS, T.EXP_STEP_BITS], dtype=np.int64)
 _EMPTY64 = np.zeros(0, dtype=np.int64)
-
-_Q = T.Q
-_STEP_BITS = T.STEP_BITS
-_STEP_MASK = T.STEP_MASK
-_SIGMOID_LAST = T.SIGMOID_LAST
-_TANH_LAST = T.TANH_LAST
-_EXP_LAST = T.EXP_LAST
-_ONE = T.ONE_Q16
+_Q = 16  # Q16 is part of the ABI (docs/ai-precompiles.md), not a tunable
 
 
 @njit(_i64(_i64, _i64), cache=True, nogil=True)
@@ -112,19 +109,20 @@ def _from_q16(y, frac):
     return _requant(y, _Q - frac)
 
 
-@njit(_i64(_I64, _i64, _i64), cache=True, nogil=True)
-def _interpolate(table, last, a):
-    i = a >> _STEP_BITS
+@njit(_i64(_I64, _i64, _i64, _i64), cache=True, nogil=True)
+def _interpolate(table, last, bits, a):
+    i = a >> bits
     if i >= last:
         return table[last]
     lo = table[i]
     hi = table[i + 1]
-    return lo + (((hi - lo) * (a & _STEP_MASK)) >> _STEP_BITS)
+    return lo + (((hi - lo) * (a & ((np.int64(1) << bits) - 1)) + (np.int64(1) << (bits - 1))) >> bits)
 
 
-@njit(_I64(_i64, _i64, _I64, _I64, _I64, _I64), cache=True, nogil=True)
-def k_activation(kind, frac, xs, sig, tanh, exp):
+@njit(_I64(_i64, _i64, _I64, _I64, _I64, _I64, _I64), cache=True, nogil=True)
+def k_activation(kind, frac, xs, sig, tanh, exp, steps):
     n = xs.shape[0]
+    one = np.int64(1) << _Q
     out = np.empty(n, dtype=np.int64)
     if kind == 0:
         for i in range(n):
@@ -133,15 +131,15 @@ def k_activation(kind, frac, xs, sig, tanh, exp):
         for i in range(n):
             t = _to_q16(xs[i], frac)
             a = -t if t < 0 else t
-            s = _interpolate(sig, _SIGMOID_LAST, a)
+            s = _interpolate(sig, sig.shape[0] - 1, steps[0], a)
             if t < 0:
-                s = _ONE - s
+                s = one - s
             out[i] = _from_q16(s, frac)
     elif kind == 2:
         for i in range(n):
             t = _to_q16(xs[i], frac)
             a = -t if t < 0 else t
-            v = _interpolate(tanh, _TANH_LAST, a)
+            v = _interpolate(tanh, tanh.shape[0] - 1, steps[1], a)
             if t < 0:
                 v = -v
             out[i] = _from_q16(v, frac)
@@ -157,13 +155,10 @@ def k_activation(kind, frac, xs, sig, tanh, exp):
         total = np.int64(0)
         for i in range(n):
             d = top - qs[i]
-            j = d >> _STEP_BITS
-            if j >= _EXP_LAST:
+            if (d >> steps[2]) >= exp.shape[0] - 1:
                 e = np.int64(0)
             else:
-                hi = exp[j]
-                lo = exp[j + 1]
-                e = hi - (((hi - lo) * (d & _STEP_MASK)) >> _STEP_BITS)
+                e = _interpolate(exp, exp.shape[0] - 1, steps[2], d)
             qs[i] = e
             total += e
         half = total >> 1
@@ -336,7 +331,7 @@ def matmul(a: bytes, b: bytes, bias: Optional[bytes], m: int, k: int, n: int, sh
 
 
 def activation(kind: int, frac: int, values: bytes) -> bytes:
-    return k_activation(kind, frac, _i32(values), _SIGMOID, _TANH, _EXP).astype(">i4").tobytes()
+    return k_activation(kind, frac, _i32(values), _SIGMOID, _TANH, _EXP, _STEPS).astype(">i4").tobytes()
 
 
 def dot(a: bytes, b: bytes) -> int:
@@ -397,12 +392,34 @@ def mlp(model: Mlp, x: bytes) -> Tuple[int, bytes]:
 
 
 def warm() -> None:
-    """Run every kernel once on tiny inputs (compilation itself happened at import)."""
-    one = b"\x01\x02"
-    matvec(one, b"\x03", None, 2, 1, 1, True)
-    matmul(one, b"\x03", b"\x00\x00\x00\x01", 2, 1, 1, 0, False)
-    for kind in range(4):
-        activation(kind, 8, struct.pack(">2i", -300, 500))
-    dot(one, one)
-    cosine(one, one)
-    topk(load_vectors(b"\x00" * 6 + one, 6, 1, 2), b"\x01", 1, 1)
+    """Run every kernel once and compare it with the plain-Python twin.
+
+    Compilation itself happened at import.  The comparison (a few milliseconds) guards
+    against a stale or broken numba cache: a node whose compiled kernels disagree with
+    the definition refuses to start instead of computing different results.
+    """
+    from hyperion.precompiles.ai import abi, kernels_py as py
+
+    w = bytes(range(0, 256, 7))[:24]
+    x = bytes(range(255, 0, -37))[:6]
+    bias = struct.pack(">4i", 2**31 - 1, -(2**31), 12345, -7)
+    values = struct.pack(">6i", -300, 500, 0, 2**31 - 1, -(2**31), 123456)
+    vectors = b"\x00" * 6 + w
+    mlp_body = abi.encode_mlp_body([([[-128, 127, 3], [5, -9, 127]], [1000, -1000], 2, abi.ACT_RELU),
+                                    ([[127, -128]], [7], 1, abi.ACT_NONE)])
+    mlp_spec = abi.parse_mlp_body(mlp_body)
+    checks = [
+        ("matvec", lambda k: k.matvec(w, x, bias, 4, 6, 3, True) + k.matvec(w, x, None, 4, 6, 0, False)),
+        ("matmul", lambda k: k.matmul(w, x, bias[:8], 4, 6, 1, 2, False) + k.matmul(w[:12], w, None, 2, 6, 4, 5, True)),
+        ("activation", lambda k: b"".join(k.activation(kind, frac, values) for kind in range(4) for frac in (0, 8, 24))),
+        ("dot/cosine", lambda k: struct.pack(">qq", k.dot(w[:6], x), k.cosine(w[:6], x))),
+        ("topk", lambda k: repr(k.topk(k.load_vectors(vectors, 6, 6, 4), x, 3, 1)).encode()),
+        ("mlp", lambda k: repr(k.mlp(k.load_mlp(mlp_body, mlp_spec), b"\x05\xfb\x7f")).encode()),
+    ]
+    import sys
+
+    this = sys.modules[__name__]
+    for name, run in checks:
+        if run(this) != run(py):
+            raise RuntimeError(f"numba {name} kernel disagrees with its definition (stale numba cache? "
+                               f"delete hyperion/precompiles/ai/__pycache__/*.nbi and *.nbc)")

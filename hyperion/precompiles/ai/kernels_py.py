@@ -81,32 +81,31 @@ def from_q16(y: int, frac: int) -> int:
     return y << (frac - T.Q) if frac >= T.Q else requant(y, T.Q - frac)
 
 
-def _interpolate(table: Sequence[int], last: int, a: int) -> int:
-    """table(a / 2**16) for a >= 0, linear between the 1/32 steps, saturated past ``last``."""
-    i = a >> T.STEP_BITS
+def _interpolate(table: Sequence[int], last: int, bits: int, a: int) -> int:
+    """table at a / 2**16 (a >= 0; entries 2**bits apart in Q16): linear between entries,
+    rounded half up, saturated past ``last``."""
+    i = a >> bits
     if i >= last:
         return table[last]
     lo, hi = table[i], table[i + 1]
-    return lo + (((hi - lo) * (a & T.STEP_MASK)) >> T.STEP_BITS)
+    return lo + (((hi - lo) * (a & ((1 << bits) - 1)) + (1 << (bits - 1))) >> bits)
 
 
 def sigmoid_q16(t: int) -> int:
-    s = _interpolate(T.SIGMOID_Q16, T.SIGMOID_LAST, -t if t < 0 else t)
+    s = _interpolate(T.SIGMOID_Q16, T.SIGMOID_LAST, T.SIGMOID_STEP_BITS, -t if t < 0 else t)
     return s if t >= 0 else T.ONE_Q16 - s
 
 
 def tanh_q16(t: int) -> int:
-    v = _interpolate(T.TANH_Q16, T.TANH_LAST, -t if t < 0 else t)
+    v = _interpolate(T.TANH_Q16, T.TANH_LAST, T.TANH_STEP_BITS, -t if t < 0 else t)
     return v if t >= 0 else -v
 
 
 def exp_neg_q30(d: int) -> int:
     """e**(-d / 2**16) in Q30 for d >= 0 (0 from d >= 16.0)."""
-    i = d >> T.STEP_BITS
-    if i >= T.EXP_LAST:
+    if d >> T.EXP_STEP_BITS >= T.EXP_LAST:
         return 0
-    hi, lo = T.EXP_Q30[i], T.EXP_Q30[i + 1]
-    return hi - (((hi - lo) * (d & T.STEP_MASK)) >> T.STEP_BITS)
+    return _interpolate(T.EXP_Q30, T.EXP_LAST, T.EXP_STEP_BITS, d)
 
 
 def activation(kind: int, frac: int, values: bytes) -> bytes:
