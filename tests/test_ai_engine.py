@@ -189,7 +189,8 @@ def test_classify_through_contract_emits_verified_records(chain):
         assert record.model_code_hash == keccak(model_code) and record.part_code_hashes == ()
         assert record.input == d.model + x and record.input_hash == keccak(record.input)
         label, logits = kernels_py.mlp(kernels_py.load_mlp(model_code[abi.ROOT_HEADER:], spec), x)
-        assert record.output_hash == keccak(abi.word(label) + logits)
+        assert record.output == abi.word(label) + logits and tx_result.return_data == abi.word(label)
+        assert record.output_hash == keccak(record.output)
         assert record.gas == expected_gas_mlp(spec.macs, spec.n_out, 84)
     report = verify(records, chain.engine)
     assert report.ok and report.checked == 10, report.summary()
@@ -333,10 +334,11 @@ def test_tampered_records_are_detected(chain):
     good, big = result.inference_records
     assert verify([good, big], chain.engine).ok
     other_input = d.model + ex.sample_input(3, 0)
+    forged_json = dict(good.to_json(), output_hash="0x" + keccak(b"forged").hex())
     tampered = [
-        dataclasses.replace(good, output_hash=keccak(b"forged")),
-        dataclasses.replace(good, input=other_input, input_hash=keccak(other_input)),
+        dataclasses.replace(good, output=good.output[:-1] + b"\x00"),
         dataclasses.replace(good, input=other_input),
+        InferenceRecord.from_json(forged_json),
         dataclasses.replace(good, gas=good.gas - 1),
         dataclasses.replace(good, model_code_hash=keccak(b"no such model")),
         dataclasses.replace(big, part_code_hashes=big.part_code_hashes[:1]),
@@ -347,7 +349,7 @@ def test_tampered_records_are_detected(chain):
     assert [m.index for m in report.mismatches] == list(range(1, 8)), report.summary()
     reasons = [m.reason for m in report.mismatches]
     assert "output differs" in reasons[0] and "output differs" in reasons[1]
-    assert "input does not match" in reasons[2] and "gas differs" in reasons[3]
+    assert "output_hash does not match" in reasons[2] and "gas differs" in reasons[3]
     assert "not available" in reasons[4]
     # records round-trip through JSON unchanged
     assert InferenceRecord.from_json(good.to_json()) == good
@@ -367,7 +369,7 @@ def test_records_verify_after_commit_and_reopen(tmp_path):
     with Engine.open(data_dir) as reopened:
         assert reopened.chain_config.extra_precompiles == ("ai",)
         assert verify(records, reopened).ok
-        assert not verify([dataclasses.replace(records[0], output_hash=b"\x00" * 32)], reopened).ok
+        assert not verify([dataclasses.replace(records[0], output=b"\x00" * 72)], reopened).ok
 
 
 # -- schedulers -------------------------------------------------------------------------------

@@ -13,11 +13,12 @@ The pure kernels (matvec, matmul, activations, dot, cosine) leave no record: the
 is a function of their call data alone.
 
 :func:`verify` re-runs records against the code they name (by hash) and reports every
-mismatch: input vs input hash, output, gas, missing model code.
+mismatch: output, gas, missing or different model code, hashes that do not match.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from eth_hash.auto import keccak
@@ -34,9 +35,12 @@ class InferenceRecord:
     """One inference, as executed.
 
     ``input`` is the precompile's call data, byte for byte (model / vector-set address
-    first), so anyone can re-run it; ``input_hash`` / ``output_hash`` are keccak256 of the
-    call data and of the returned bytes (for indexing); ``model_code_hash`` and
-    ``part_code_hashes`` pin the exact on-chain data that was used.
+    first), so anyone can re-run it; ``output`` is what it returned;
+    ``model_code_hash`` and ``part_code_hashes`` pin the exact on-chain data that was
+    used.  ``input_hash`` / ``output_hash`` (keccak256 of input and output, for indexing)
+    are derived on first use rather than during execution: keccak through pycryptodome
+    costs more than a small inference.  A record read back from JSON keeps the hashes it
+    claimed, and :func:`verify` reports them if they do not match.
     """
 
     tx_index: int  #: TxResult.index of the transaction (its position in the executed batch)
@@ -49,18 +53,32 @@ class InferenceRecord:
     model_code_hash: bytes
     part_code_hashes: Tuple[bytes, ...]
     input: bytes
-    input_hash: bytes
-    output_hash: bytes
+    output: bytes
     gas: int  #: gas the precompile charged
+    #: hashes a record read from JSON claimed (None: derived from input / output)
+    claimed_input_hash: Optional[bytes] = field(default=None, compare=False, repr=False)
+    claimed_output_hash: Optional[bytes] = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def input_hash(self) -> bytes:
+        return self.claimed_input_hash if self.claimed_input_hash is not None else keccak(self.input)
+
+    @cached_property
+    def output_hash(self) -> bytes:
+        return self.claimed_output_hash if self.claimed_output_hash is not None else keccak(self.output)
 
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
         for key, value in asdict(self).items():
+            if key.startswith("claimed_"):
+                continue
             if isinstance(value, bytes):
                 value = "0x" + value.hex()
             elif isinstance(value, (tuple, list)):
                 value = ["0x" + v.hex() for v in value]
             out[key] = value
+        out["input_hash"] = "0x" + self.input_hash.hex()
+        out["output_hash"] = "0x" + self.output_hash.hex()
         return out
 
     @classmethod
@@ -73,7 +91,8 @@ class InferenceRecord:
             precompile=data["precompile"], address=b(data["address"]), depth=int(data["depth"]),
             model=b(data["model"]), model_code_hash=b(data["model_code_hash"]),
             part_code_hashes=tuple(b(h) for h in data["part_code_hashes"]), input=b(data["input"]),
-            input_hash=b(data["input_hash"]), output_hash=b(data["output_hash"]), gas=int(data["gas"]),
+            output=b(data["output"]), gas=int(data["gas"]),
+            claimed_input_hash=b(data.get("input_hash")), claimed_output_hash=b(data.get("output_hash")),
         )
 
 
@@ -94,8 +113,7 @@ def collect_records(computation, tx_index: int, tx_hash: Optional[bytes]) -> Tup
     for i, (name, address, depth, (model, root_hash, part_hashes), data, output, gas) in enumerate(found):
         records.append(InferenceRecord(
             tx_index=tx_index, tx_hash=tx_hash, call_index=i, precompile=name, address=address, depth=depth,
-            model=model, model_code_hash=root_hash, part_code_hashes=part_hashes, input=data,
-            input_hash=keccak(data), output_hash=keccak(output), gas=gas,
+            model=model, model_code_hash=root_hash, part_code_hashes=part_hashes, input=data, output=output, gas=gas,
         ))
     return tuple(records)
 

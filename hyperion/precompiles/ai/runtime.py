@@ -58,25 +58,22 @@ def _guard(fn, *args):
 
 
 # -- data contract cache --------------------------------------------------------------------
-class _LRU:
-    """A small LRU bounded by entry count and by body bytes."""
+class _Cache:
+    """Parsed data contracts by code hash, bounded by entry count and by body bytes.
+
+    Hits are a plain dict lookup (the hot path); eviction is oldest-inserted first.
+    Content-addressed, so an entry is valid forever and in every worker.
+    """
 
     def __init__(self, entries: int, budget: int) -> None:
         self.entries, self.budget = entries, budget
-        self.data: "OrderedDict[tuple, tuple]" = OrderedDict()
+        self.data: Dict[tuple, tuple] = {}
         self.size = 0
         self.lock = threading.Lock()
-        self.hits = self.misses = 0
 
     def get(self, key):
-        with self.lock:
-            value = self.data.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self.hits += 1
-            self.data.move_to_end(key)
-            return value[0]
+        value = self.data.get(key)
+        return None if value is None else value[0]
 
     def put(self, key, value, size: int) -> None:
         with self.lock:
@@ -85,8 +82,8 @@ class _LRU:
             self.data[key] = (value, size)
             self.size += size
             while len(self.data) > self.entries or (self.size > self.budget and len(self.data) > 1):
-                _, (_, old) = self.data.popitem(last=False)
-                self.size -= old
+                oldest = next(iter(self.data))
+                self.size -= self.data.pop(oldest)[1]
 
     def clear(self) -> None:
         with self.lock:
@@ -94,8 +91,8 @@ class _LRU:
             self.size = 0
 
 
-HEADERS = _LRU(4096, 64 << 20)
-MODELS = _LRU(256, 256 << 20)
+HEADERS = _Cache(4096, 64 << 20)
+MODELS = _Cache(256, 256 << 20)
 
 
 class StateSource:
@@ -113,10 +110,13 @@ class StateSource:
         return self.state.get_code(address)
 
 
-def load_data(kind: int, address: bytes, source, charge: Charge):
-    """``(spec, loaded, (address, root hash, part hashes))`` of a model / vector set."""
+def load_data(kind: int, address: bytes, source, charge: Charge, pending: int = 0):
+    """``(spec, loaded, (address, root hash, part hashes))`` of a model / vector set.
+
+    ``pending`` is gas still to be charged together with the root contract's access.
+    """
     root_hash = source.code_hash(address)
-    charge(G_DATA_CONTRACT)
+    charge(pending + G_DATA_CONTRACT)
     if root_hash == EMPTY_CODE_HASH:
         raise UnknownModel(f"no {abi.KIND_NAMES[kind]} at {address.hex()}: the address has no code")
     header = HEADERS.get(root_hash)
@@ -195,9 +195,9 @@ def _pair(name: str, scalar: Callable):
 
 
 def run_topk(data: bytes, source, charge: Charge):
-    charge(G_BASE["topk"] + G_WORD * words(len(data)))
     call = _guard(abi.parse_topk, data)
-    spec, vectors, info = load_data(abi.KIND_VECTORS, call.vector_set, source, charge)
+    spec, vectors, info = load_data(abi.KIND_VECTORS, call.vector_set, source, charge,
+                                    G_BASE["topk"] + G_WORD * words(len(data)))
     if len(call.query) != spec.dim:
         raise MalformedInput(f"topk: query has {len(call.query)} values, the vector set has dimension {spec.dim}")
     results = min(call.k, spec.count)
@@ -207,9 +207,9 @@ def run_topk(data: bytes, source, charge: Charge):
 
 
 def run_mlp(data: bytes, source, charge: Charge):
-    charge(G_BASE["mlp"] + G_WORD * words(len(data)))
     model_address, x = _guard(abi.parse_mlp_call, data)
-    spec, model, info = load_data(abi.KIND_MLP, model_address, source, charge)
+    spec, model, info = load_data(abi.KIND_MLP, model_address, source, charge,
+                                  G_BASE["mlp"] + G_WORD * words(len(data)))
     if len(x) != spec.n_in:
         raise MalformedInput(f"mlp: input has {len(x)} values, the model takes {spec.n_in}")
     charge(mac_gas(spec.macs) + G_WORD * words(spec.output_size))
@@ -318,8 +318,10 @@ def check_record(record: InferenceRecord, lookup) -> Optional[str]:
     """None if ``record`` re-runs to the same output and gas; else the reason."""
     if record.precompile not in RECORDED:
         return f"unknown precompile {record.precompile!r}"
-    if keccak(record.input) != record.input_hash:
-        return "input does not match input_hash"
+    if record.claimed_input_hash is not None and record.claimed_input_hash != keccak(record.input):
+        return "input_hash does not match the input"
+    if record.claimed_output_hash is not None and record.claimed_output_hash != keccak(record.output):
+        return "output_hash does not match the output"
     if record.input[:20] != record.model:
         return "the input names a different model than the record"
     try:
@@ -330,8 +332,8 @@ def check_record(record: InferenceRecord, lookup) -> Optional[str]:
         return f"re-execution fails: {type(exc).__name__}: {exc}"
     if info[1] != record.model_code_hash or info[2] != tuple(record.part_code_hashes):
         return "model code hashes differ"
-    if keccak(output) != record.output_hash:
-        return "output differs from output_hash"
+    if output != record.output:
+        return "output differs from the re-executed output"
     if gas != record.gas:
         return f"gas differs: re-run charges {gas}, record says {record.gas}"
     return None
