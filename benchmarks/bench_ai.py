@@ -193,121 +193,17 @@ def calibration(bench: Bench, erc20_txs: int = 200) -> dict:
 
 
 class _EngineSource:
+    """Data contracts read from the engine's committed state through one store reader."""
+
     def __init__(self, engine) -> None:
-        self.engine = engine
+        self.reader = engine.store.reader()
 
     def code_hash(self, address: bytes) -> bytes:
-        account = self.engine.get_account(address)
-        return account.code_hash if account else runtime.EMPTY_CODE_HASH
+        account = self.reader.read_account(address)
+        return account[2] if account else runtime.EMPTY_CODE_HASH
 
     def code(self, address: bytes) -> bytes:
-        return self.engine.get_code(address)
-
-
-def precompile_cases(bench: Bench) -> Dict[str, bytes]:
-    """Representative call data per precompile: small (fixed cost dominates) and large."""
-    import struct
-
-    def mat(m, n, flags=abi.FLAG_OUT_INT8):
-        w = bytes(v & 0xFF for v in ex.int8s(b"cal-w", m * n))
-        return m.to_bytes(2, "big") + n.to_bytes(2, "big") + bytes([8, flags]) + w + w[:n]
-
-    def act(n):
-        return bytes([16]) + struct.pack(f">{n}i", *[(v * 4099) for v in ex.int8s(b"cal-a", n)])
-
-    def pair(n):
-        return n.to_bytes(2, "big") + bytes(v & 0xFF for v in ex.int8s(b"cal-p", 2 * n))
-
-    big_x = bytes(v & 0xFF for v in ex.int8s(b"cal-x", 256))
-    d = bench.deployment
-    return {
-        "matvec 8x8": (bench.ai["matvec"], mat(8, 8)),
-        "matvec 128x128": (bench.ai["matvec"], mat(128, 128)),
-        "matmul 8x8x8": (bench.ai["matmul"], (8).to_bytes(2, "big") * 3 + b"\x05\x01" + mat(8, 8)[6:70] + mat(8, 8)[6:70]),
-        "relu 64": (bench.ai["relu"], act(64)),
-        "sigmoid 64": (bench.ai["sigmoid"], act(64)),
-        "tanh 64": (bench.ai["tanh"], act(64)),
-        "softmax 64": (bench.ai["softmax"], act(64)),
-        "softmax 1024": (bench.ai["softmax"], act(1024)),
-        "dot 64": (bench.ai["dot"], pair(64)),
-        "cosine 64": (bench.ai["cosine"], pair(64)),
-        "topk 256x32 k=3": (bench.ai["topk"], d.vectors + b"\x01\x03" + ex.near_query(5)),
-        "mlp 64-32-10": (bench.ai["mlp"], d.model + ex.sample_input(3, 0)),
-        "mlp 256-256 (3 contracts)": (bench.ai["mlp"], BIG_MODEL + big_x),
-    }
-
-
-def calibrate_precompiles(bench: Bench, calls: int = 25, rounds: int = 8, inner: int = 5) -> dict:
-    """CPU cost of each precompile call vs the gas it charges.
-
-    A call is timed the way a CALL runs it: ``computation_class.apply_message`` on a
-    state of the engine's chain (message, snapshot, precompile, commit), plus collecting
-    its inference record.  "needed" = call time / (ns per gas of a block of 100 ERC-20
-    transfers, execution phase); cover = charged / needed must be >= 1 for a block of such
-    calls to run no slower per gas than a block of ERC-20 transfers (the transaction
-    around a call pays for itself: see ``calibration``).  The two sides are measured
-    alternately, ``rounds`` times, and the best time of each is kept: on a shared machine
-    this filters out other processes on both sides alike.
-    """
-    from eth.vm.message import Message
-
-    from hyperion.evm.processor import BlockProcessor
-    from hyperion.precompiles.records import collect_records
-    from hyperion.state.view import Overlay
-
-    engine = bench.engine
-    head = engine.head
-    env = BlockEnv(number=head.number + 1, timestamp=1_800_000_000, base_fee=GWEI)
-    fork = engine.fork_at(env.number, env.timestamp)
-    processor = BlockProcessor(fork, bench.chain_id, env, lambda n: None, engine._state_class(fork))
-    reader = engine.store.reader()
-    sender = workloads.wallet(0).address
-    bench.reset_nonces()
-    erc20_txs = workloads.erc20_batch(100, ACCOUNTS - 1, {}, chain_id=bench.chain_id, offset=11)
-    saved, bench.repeat = bench.repeat, 1
-    cases = {}
-    for name, (address, data) in precompile_cases(bench).items():
-        state = processor.new_state(Overlay(reader))
-        context = state.get_transaction_context_class()(gas_price=GWEI, origin=sender)
-        message = Message(gas=50_000_000, to=address, sender=sender, value=0, data=data, code=b"",
-                          code_address=address)
-
-        def call(state=state, context=context, message=message, name=name):
-            computation = state.computation_class.apply_message(state, message, context)
-            if computation.is_error:
-                raise RuntimeError(f"{name}: {computation.error!r}")
-            collect_records(computation, 0, None)
-            return computation
-
-        cases[name] = (call, 50_000_000 - call().get_gas_remaining())
-    best_erc20 = float("inf")
-    best = {name: float("inf") for name in cases}
-    gas = 0
-    try:
-        for _ in range(rounds):
-            block = bench.run(erc20_txs)
-            best_erc20 = min(best_erc20, block["execution_s"])
-            gas = block["gas"]
-            for name, (call, _) in cases.items():
-                for _ in range(inner):
-                    started = time.process_time()
-                    for _ in range(calls):
-                        call()
-                    best[name] = min(best[name], (time.process_time() - started) / calls)
-    finally:
-        bench.repeat = saved
-        reader.close()
-    ns_per_gas = 1e9 * best_erc20 / gas
-    out = {"erc20_ns_per_gas": ns_per_gas, "cases": {}}
-    for name, (_, charged) in cases.items():
-        needed = best[name] * 1e9 / ns_per_gas
-        out["cases"][name] = {"charged_gas": charged, "call_us": best[name] * 1e6, "needed_gas": needed,
-                              "cover": charged / needed}
-    return out
-
-
-def bench_name(bench: Bench, address: bytes) -> str:
-    return next(name for name, a in bench.ai.items() if a == address)
+        return self.reader.read_code(self.code_hash(address))
 
 
 # -- 3. 256x256 -----------------------------------------------------------------------------

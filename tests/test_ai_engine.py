@@ -468,3 +468,15 @@ def test_demo_ai_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert "all inference records verified" in result.output
     assert "3/3" in result.output  # classified and retrieved correctly
+
+
+def test_readme_ai_example_runs(capsys):
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## AI precompiles", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code, "README.md (AI precompiles)", "exec"), {})
+    out = capsys.readouterr().out
+    assert "label 7" in out and "no mismatch" in out
