@@ -480,3 +480,20 @@ def test_readme_ai_example_runs(capsys):
     exec(compile(code, "README.md (AI precompiles)", "exec"), {})
     out = capsys.readouterr().out
     assert "label 7" in out and "no mismatch" in out
+
+
+def test_state_classes_with_precompiles_pickle_across_processes():
+    """A job shipped to a worker process can carry the chain's state class."""
+    import pickle
+
+    from hyperion.evm.forks import FORKS
+    from hyperion.precompiles.registry import state_class_for
+
+    state_class = state_class_for(FORKS["prague"], ("ai@0x0b00",))
+    assert pickle.loads(pickle.dumps(state_class)) is state_class
+    assert pickle.loads(pickle.dumps(state_class.computation_class)) is state_class.computation_class
+    code = ("import pickle, sys; cls = pickle.loads(sys.stdin.buffer.read()); "
+            "print(sorted(a.hex() for a in cls.computation_class._precompiles)[-1])")
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(state_class), capture_output=True,
+                         check=True, timeout=300)
+    assert out.stdout.decode().strip() == "0" * 36 + "0b0a"

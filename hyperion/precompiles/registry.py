@@ -14,13 +14,14 @@ runs when it starts -- and a parallel worker should run when *it* starts --
 """
 from __future__ import annotations
 
+import copyreg
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Dict, Optional, Tuple
 
 from hyperion.errors import ChainConfigError
-from hyperion.evm.forks import Fork
+from hyperion.evm.forks import FORKS, Fork
 from hyperion.precompiles.records import ENABLED_ATTRIBUTE
 
 PrecompileFn = Callable[[object], object]
@@ -126,9 +127,39 @@ def state_class_for(fork: Fork, names: Tuple[str, ...]) -> type:
             extra[address] = fn
         records = records or spec.records
     suffix = "".join(split_entry(n)[0].title() for n in names)
-    computation = type(
+    common = {"_hyperion_fork": fork.name, "_hyperion_sets": tuple(names)}
+    computation = _meta_for(base_computation)(
         f"{base_computation.__name__}With{suffix}",
         (base_computation,),
-        {"_precompiles": {**base_computation._precompiles, **extra}, ENABLED_ATTRIBUTE: records},
+        {"_precompiles": {**base_computation._precompiles, **extra}, ENABLED_ATTRIBUTE: records,
+         "_hyperion_part": "computation", **common},
     )
-    return type(f"{base_state.__name__}With{suffix}", (base_state,), {"computation_class": computation})
+    return _meta_for(base_state)(
+        f"{base_state.__name__}With{suffix}", (base_state,),
+        {"computation_class": computation, "_hyperion_part": "state", **common},
+    )
+
+
+# The classes built above exist only in the process that built them.  So that a job (a
+# processor, a state class) can be sent to a worker process, they pickle as "the state /
+# computation class of fork F with sets N", rebuilt on the other side by state_class_for.
+_METAS: Dict[type, type] = {}
+
+
+def _meta_for(base: type) -> type:
+    base_meta = type(base)
+    meta = _METAS.get(base_meta)
+    if meta is None:
+        meta = type(f"WithPrecompileSets{base_meta.__name__}", (base_meta,), {})
+        copyreg.pickle(meta, _reduce_class)
+        _METAS[base_meta] = meta
+    return meta
+
+
+def _reduce_class(cls):
+    return _rebuild_class, (cls._hyperion_fork, cls._hyperion_sets, cls._hyperion_part)
+
+
+def _rebuild_class(fork_name: str, names: Tuple[str, ...], part: str) -> type:
+    state = state_class_for(FORKS[fork_name], tuple(names))
+    return state if part == "state" else state.computation_class
