@@ -54,6 +54,9 @@ def command(data_dir: str, blocks: int, txs_per_block: int, scheduler: str, work
             console.print(f"reusing {data_dir} at block {engine.head.number}")
         from hyperion._core import flatdb  # noqa: F401
         console.print(f"{engine.chain_config.describe()}, scheduler {scheduler}, _core: {_core.describe()}")
+        if engine.startup_seconds:
+            console.print("precompile warm-up at engine start: "
+                          + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in engine.startup_seconds.items()))
         if ai:
             from hyperion.commands import ai_demo
 
