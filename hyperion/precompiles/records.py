@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from eth_hash.auto import keccak
 
@@ -180,10 +180,6 @@ def verify(records: Iterable[InferenceRecord], state: Any, *, at: Any = None) ->
         if reason is not None:
             report.mismatches.append(Mismatch(index, record, reason))
     return report
-
-
-def hash_bytes(data: bytes) -> bytes:
-    return keccak(data)
 
 
 __all__ = ["InferenceRecord", "Mismatch", "VerifyReport", "collect_records", "verify"]

@@ -20,8 +20,7 @@ from an opcode.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from eth.exceptions import VMError
 from eth_hash.auto import keccak
