@@ -39,7 +39,6 @@ from hyperion.evm.processor import (
     requests_hash,
     withdrawals_root,
 )
-from hyperion.evm.transactions import prepare_transactions
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
 from hyperion.precompiles.registry import state_class_for
 from hyperion.scheduler import BlockJob, make_scheduler
@@ -103,8 +102,8 @@ class Engine:
             self._config = chain_config
         self._scheduler_name = scheduler
         self._scheduler_options = dict(scheduler_options or {})
-        self._scheduler_options.setdefault("store_path", store.path)
-        self.scheduler = make_scheduler(scheduler, workers, **(self._scheduler_options if scheduler != "sequential" else {}))
+        self.scheduler = make_scheduler(scheduler, workers, **self._scheduler_options)
+        self.scheduler.attach(store)
         self._sequential = make_scheduler("sequential")
         self._lock = threading.RLock()
         self._pending: Dict[int, _Pending] = {}
@@ -324,7 +323,6 @@ class Engine:
             return store_reader.trie_node(key)
 
         processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
-        prepared = prepare_transactions(fork, transactions, config.chain_id)
         overlay = Overlay(base)
 
         pre_state = processor.new_state(overlay)
@@ -336,14 +334,26 @@ class Engine:
             def intermediate_root() -> bytes:
                 return compute_state_root(parent_root, overlay.to_diff(), record_before, node).root
 
-        scheduler = self.scheduler if scheduler_name in (None, self._scheduler_name) else make_scheduler(scheduler_name)
-        job = BlockJob(processor=processor, transactions=prepared, overlay=overlay, strict=strict,
-                       intermediate_root=intermediate_root, layers=[p.result.diff for p in chain])
+        if scheduler_name in (None, self._scheduler_name):
+            scheduler = self.scheduler
+        elif scheduler_name == "sequential":
+            scheduler = self._sequential
+        else:
+            raise ValueError(f"this engine runs the {self._scheduler_name} scheduler, not {scheduler_name}")
+        ancestors = {}
+        for number in range(max(env.number - 256, 0), env.number):
+            block_hash = env.block_hashes.get(number) or ancestor_hash(number)
+            if block_hash:
+                ancestors[number] = block_hash
+        job = BlockJob(processor=processor, inputs=list(transactions), overlay=overlay, strict=strict,
+                       intermediate_root=intermediate_root, layers=[p.result.diff for p in chain],
+                       ancestor_hashes=ancestors, head_root=store_reader.head().state_root,
+                       precompiles=tuple(config.extra_precompiles))
         batch = scheduler.run(job)
         stats = batch.stats
 
         results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
-            prepared, batch.outcomes, fork, batch.intermediate_roots
+            batch.transactions, batch.outcomes, fork, batch.intermediate_roots
         )
         block_exception = None
         requests: tuple = ()
