@@ -155,6 +155,17 @@ class Engine:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def warm_up(self) -> float:
+        """Start the scheduler's worker processes now (not in the first block); -> seconds.
+
+        A no-op for the sequential scheduler.  Servers call this before accepting calls.
+        """
+        started = time.perf_counter()
+        start = getattr(self.scheduler, "start", None)
+        if start is not None:
+            start()
+        return time.perf_counter() - started
+
     # -- configuration ------------------------------------------------------------------
     @property
     def chain_config(self) -> ChainConfig:

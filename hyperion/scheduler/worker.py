@@ -225,7 +225,8 @@ def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: in
                     state_class_for(FORKS[fork_name], tuple(names))
                 conn.send(("warm",))
                 continue
-            block = message[1]
+            block = pickle.loads(message[1])
+            block["base"] = message[2]
             try:
                 if os.environ.get("HYPERION_WORKER_PROFILE"):
                     import cProfile
