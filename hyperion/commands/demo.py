@@ -49,6 +49,8 @@ def command(data_dir: str, blocks: int, txs_per_block: int, scheduler: str, work
         else:
             console.print(f"reusing {data_dir} at block {engine.head.number}")
         from hyperion._core import flatdb  # noqa: F401
+        if scheduler != "sequential":
+            console.print(f"started {engine.scheduler.workers} {scheduler} workers in {engine.warm_up():.2f}s")
         console.print(f"{engine.chain_config.describe()}, scheduler {scheduler}, _core: {_core.describe()}")
         nonces = {w.index: engine.get_nonce(w.address) for w in workloads.wallets(DEMO_ACCOUNTS)}
 
