@@ -39,7 +39,6 @@ from hyperion.evm.processor import (
     requests_hash,
     withdrawals_root,
 )
-from hyperion.evm.transactions import prepare_transactions
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
 from hyperion.precompiles.registry import state_class_for
 from hyperion.precompiles.registry import warm_up as warm_up_precompiles
@@ -104,8 +103,8 @@ class Engine:
             self._config = chain_config
         self._scheduler_name = scheduler
         self._scheduler_options = dict(scheduler_options or {})
-        self._scheduler_options.setdefault("store_path", store.path)
-        self.scheduler = make_scheduler(scheduler, workers, **(self._scheduler_options if scheduler != "sequential" else {}))
+        self.scheduler = make_scheduler(scheduler, workers, **self._scheduler_options)
+        self.scheduler.attach(store)
         self._sequential = make_scheduler("sequential")
         self._lock = threading.RLock()
         self._pending: Dict[int, _Pending] = {}
@@ -114,6 +113,7 @@ class Engine:
         #: seconds spent warming up each enabled precompile set (kernels compiled or
         #: loaded from cache) when this engine started -- never in the middle of a block
         self.startup_seconds: Dict[str, float] = {}
+        self._workers_warm: set = set()
         if self._config is not None:
             self._warm_up(self._config)
 
@@ -168,6 +168,30 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def warm_up(self) -> float:
+        """Start the scheduler's worker processes now (not in the first block); -> seconds.
+
+        A no-op for the sequential scheduler.  Servers call this before accepting calls.
+        """
+        started = time.perf_counter()
+        start = getattr(self.scheduler, "start", None)
+        if start is not None:
+            start()
+        if self._config is not None:
+            for activation in self._config.schedule:
+                self._warm_up_workers(self._config.fork_at(activation.block or 0, activation.timestamp or 0))
+        return time.perf_counter() - started
+
+    def _warm_up_workers(self, fork: Fork) -> None:
+        """Build the state class (and compile precompile kernels) in the scheduler's worker
+        processes before they execute a block of this fork (the workers' own warm-up)."""
+        names = tuple(self.chain_config.extra_precompiles)
+        warm_up = getattr(self.scheduler, "warm_up", None)
+        if not names or warm_up is None or (fork.name, names) in self._workers_warm:
+            return
+        warm_up([(fork.name, names)])
+        self._workers_warm.add((fork.name, names))
 
     # -- configuration ------------------------------------------------------------------
     @property
@@ -338,7 +362,6 @@ class Engine:
             return store_reader.trie_node(key)
 
         processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
-        prepared = prepare_transactions(fork, transactions, config.chain_id)
         overlay = Overlay(base)
 
         pre_state = processor.new_state(overlay)
@@ -350,14 +373,28 @@ class Engine:
             def intermediate_root() -> bytes:
                 return compute_state_root(parent_root, overlay.to_diff(), record_before, node).root
 
-        scheduler = self.scheduler if scheduler_name in (None, self._scheduler_name) else make_scheduler(scheduler_name)
-        job = BlockJob(processor=processor, transactions=prepared, overlay=overlay, strict=strict,
-                       intermediate_root=intermediate_root, layers=[p.result.diff for p in chain])
+        if scheduler_name in (None, self._scheduler_name):
+            scheduler = self.scheduler
+        elif scheduler_name == "sequential":
+            scheduler = self._sequential
+        else:
+            raise ValueError(f"this engine runs the {self._scheduler_name} scheduler, not {scheduler_name}")
+        ancestors = {}
+        for number in range(max(env.number - 256, 0), env.number):
+            block_hash = env.block_hashes.get(number) or ancestor_hash(number)
+            if block_hash:
+                ancestors[number] = block_hash
+        job = BlockJob(processor=processor, inputs=list(transactions), overlay=overlay, strict=strict,
+                       intermediate_root=intermediate_root, layers=[p.result.diff for p in chain],
+                       ancestor_hashes=ancestors, head_root=store_reader.head().state_root,
+                       precompiles=tuple(config.extra_precompiles))
+        if scheduler is self.scheduler:
+            self._warm_up_workers(fork)  # once per fork: before any transaction of the block runs
         batch = scheduler.run(job)
         stats = batch.stats
 
         results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
-            prepared, batch.outcomes, fork, batch.intermediate_roots
+            batch.transactions, batch.outcomes, fork, batch.intermediate_roots
         )
         # in transaction order, from the outcomes the scheduler kept (final executions only)
         inference_records = [record for outcome in batch.outcomes for record in outcome.inference_records]

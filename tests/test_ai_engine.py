@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from eth._utils.address import generate_contract_address
 from eth_hash.auto import keccak
 
 from hyperion import BlockEnv, ChainConfig, ChainConfigError, Engine, TxStatus, workloads
@@ -401,13 +402,27 @@ def test_parallel_equals_sequential(scheduler):
                 else:  # the same sender as the previous tx: dependent nonces
                     txs.append(chain.tx(i - 1, AI["mlp"], d.model + ex.sample_input(3, i), gas=100_000))
             txs.append(chain.tx(30, PROXY, proxy_data(1, AI["mlp"], d.model + ex.sample_input(1, 1))))
+            # a model deployed inside the block, then used by later transactions (other senders):
+            # the parallel scheduler must see the dependency through the state reads
+            deployer = workloads.wallet(31)
+            fresh = generate_contract_address(deployer.address, engine.get_nonce(deployer.address))
+            code = ex.model_codes(random_layers())[0]
+            txs.insert(3, chain.tx(31, None, ex.data_contract_init_code(code), gas=3_000_000))
+            for i in range(4):
+                txs.insert(1 + i, chain.tx(32 + i, AI["mlp"], fresh + bytes(64), gas=100_000))  # before: unknown
+                txs.append(chain.tx(36 + i, AI["mlp"], fresh + bytes([i]) * 64, gas=100_000))  # after: works
             results[name] = chain.run(txs)
         seq, par = results["sequential"], results[scheduler]
+        print(f"{scheduler}: {par.stats}")
+        if scheduler != "sequential":  # the workers compiled the kernels before the block
+            assert ("prague", ("ai",)) in engines[scheduler]._workers_warm
         assert par.state_root == seq.state_root and par.receipts_root == seq.receipts_root
         assert [(r.status, r.gas_used, r.return_data) for r in par.tx_results] == \
                [(r.status, r.gas_used, r.return_data) for r in seq.tx_results]
         assert par.inference_records == seq.inference_records
-        assert len(seq.inference_records) == 24
+        statuses = [r.status for r in seq.tx_results]
+        assert statuses[1:5] == [TxStatus.HALTED] * 4 and statuses[-4:] == [TxStatus.SUCCESS] * 4
+        assert len(seq.inference_records) == 24 + 4
     finally:
         for engine in engines.values():
             engine.close()

@@ -64,12 +64,17 @@ cdef class FlatAccountDB:
     cdef list _undo
     cdef dict _checkpoints
     cdef object _state_root
+    cdef object _lazy_coinbase
+    cdef object _cb_delta
+    cdef bint _cb_touched
+    cdef bint _cb_live
     cdef object __weakref__
     cdef dict __dict__
 
     def __init__(self, reader, state_root=BLANK_ROOT):
         self._reader = reader
         self._state_root = state_root
+        self._lazy_coinbase = None
         self._clear()
 
     cdef void _clear(self):
@@ -82,6 +87,9 @@ cdef class FlatAccountDB:
         self._codes = {}
         self._undo = []
         self._checkpoints = {}
+        self._cb_delta = 0
+        self._cb_touched = False
+        self._cb_live = False
 
     # -- plumbing -------------------------------------------------------------------
     @property
@@ -105,7 +113,24 @@ cdef class FlatAccountDB:
     def persist(self):
         raise NotImplementedError("Hyperion persists whole blocks through the engine")
 
+    def enable_lazy_coinbase(self, coinbase):
+        """Keep fee credits to ``coinbase`` as a delta (see ``flatdb_py``)."""
+        self._lazy_coinbase = coinbase
+
+    cdef void _materialize_coinbase(self):
+        coinbase = self._lazy_coinbase
+        self._cb_live = True
+        value = self._reader.read_account(coinbase)
+        self._base_accounts[coinbase] = value
+        if self._cb_touched:
+            if value is None:
+                value = _EMPTY_ACCOUNT
+            self._accounts[coinbase] = ((<tuple> value)[0], (<tuple> value)[1] + self._cb_delta, (<tuple> value)[2])
+        self._cb_delta = 0
+
     cdef object _account(self, object address):
+        if self._lazy_coinbase is not None and not self._cb_live and address == self._lazy_coinbase:
+            self._materialize_coinbase()
         cdef object value = self._accounts.get(address, _MISSING)
         if value is not _MISSING:
             return value
@@ -141,6 +166,11 @@ cdef class FlatAccountDB:
         self._set_account(address, ((<tuple>account)[0], balance, (<tuple>account)[2]))
 
     def delta_balance(self, address, delta):
+        if (self._lazy_coinbase is not None and not self._cb_live and address == self._lazy_coinbase
+                and delta >= 0 and not self._checkpoints):
+            self._cb_delta += delta
+            self._cb_touched = True
+            return
         self.set_balance(address, self.get_balance(address) + delta)
 
     def get_nonce(self, address):
@@ -207,6 +237,9 @@ cdef class FlatAccountDB:
         self._set_account(address, None)
 
     def account_exists(self, address):
+        if (self._lazy_coinbase is not None and not self._cb_live and self._cb_touched
+                and address == self._lazy_coinbase):
+            return True
         return self._account(address) is not None
 
     def touch_account(self, address):
@@ -216,6 +249,9 @@ cdef class FlatAccountDB:
         self._set_account(address, account)
 
     def account_is_empty(self, address):
+        if (self._lazy_coinbase is not None and not self._cb_live and self._cb_delta > 0
+                and address == self._lazy_coinbase):
+            return False
         cdef object account = self._account(address)
         if account is None:
             return True
@@ -324,6 +360,9 @@ cdef class FlatAccountDB:
 
     def take_write_set(self):
         """Return the net writes since the last call and reset for the next transaction."""
+        if self._cb_touched and not self._cb_live and not self._cb_delta:
+            self._materialize_coinbase()
+        coinbase_delta = self._cb_delta if not self._cb_live else 0
         cdef dict base_accounts = self._base_accounts
         cdef dict accounts = {}
         for address, value in self._accounts.items():
@@ -352,7 +391,7 @@ cdef class FlatAccountDB:
         if self._codes:
             referenced = {value[2] for value in accounts.values() if value is not None}
             codes = {h: c for h, c in self._codes.items() if h in referenced}
-        write_set = WriteSet(accounts, storage, wiped, codes)
+        write_set = WriteSet(accounts, storage, wiped, codes, coinbase_delta)
         self._clear()
         return write_set
 

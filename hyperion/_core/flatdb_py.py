@@ -77,6 +77,11 @@ class FlatAccountDB:
         self._undo = []
         self._checkpoints = {}
         self._state_root = state_root
+        # lazy coinbase (Block-STM): fee credits kept as a delta, see enable_lazy_coinbase
+        self._lazy_coinbase = None
+        self._cb_delta = 0
+        self._cb_touched = False
+        self._cb_live = False
 
     # -- plumbing -------------------------------------------------------------------
     @property
@@ -102,7 +107,31 @@ class FlatAccountDB:
     def persist(self):
         raise NotImplementedError("Hyperion persists whole blocks through the engine")
 
+    def enable_lazy_coinbase(self, coinbase):
+        """Keep fee credits to ``coinbase`` as a delta instead of reading its balance.
+
+        Every transaction credits the coinbase, so reading its balance would make every
+        transaction depend on every earlier one.  A credit made outside any call frame
+        (py-evm's fee payment in ``finalize_computation``) is accumulated and returned as
+        ``WriteSet.coinbase_delta``; any other access *materialises* the exact account
+        through the reader (Block-STM waits for all lower transactions for that).
+        """
+        self._lazy_coinbase = coinbase
+
+    def _materialize_coinbase(self):
+        coinbase = self._lazy_coinbase
+        self._cb_live = True
+        value = self._reader.read_account(coinbase)
+        self._base_accounts[coinbase] = value
+        if self._cb_touched:
+            nonce, balance, code_hash = value or EMPTY_ACCOUNT
+            # not journaled: the credit happened outside every checkpoint
+            self._accounts[coinbase] = (nonce, balance + self._cb_delta, code_hash)
+        self._cb_delta = 0
+
     def _account(self, address):
+        if address == self._lazy_coinbase and not self._cb_live:
+            self._materialize_coinbase()
         value = self._accounts.get(address, _MISSING)
         if value is not _MISSING:
             return value
@@ -136,6 +165,11 @@ class FlatAccountDB:
         self._set_account(address, (account[0], balance, account[2]))
 
     def delta_balance(self, address, delta):
+        if (address == self._lazy_coinbase and not self._cb_live and delta >= 0
+                and not self._checkpoints):
+            self._cb_delta += delta
+            self._cb_touched = True
+            return
         self.set_balance(address, self.get_balance(address) + delta)
 
     def get_nonce(self, address):
@@ -202,12 +236,16 @@ class FlatAccountDB:
         self._set_account(address, None)
 
     def account_exists(self, address):
+        if address == self._lazy_coinbase and not self._cb_live and self._cb_touched:
+            return True
         return self._account(address) is not None
 
     def touch_account(self, address):
         self._set_account(address, self._account(address) or EMPTY_ACCOUNT)
 
     def account_is_empty(self, address):
+        if address == self._lazy_coinbase and not self._cb_live and self._cb_delta > 0:
+            return False
         account = self._account(address)
         return account is None or (account[0] == 0 and account[1] == 0 and account[2] == EMPTY_CODE_HASH)
 
@@ -310,6 +348,9 @@ class FlatAccountDB:
 
     def take_write_set(self):
         """Return the net writes since the last call and reset for the next transaction."""
+        if self._cb_touched and not self._cb_live and not self._cb_delta:
+            self._materialize_coinbase()  # a zero credit still touches: needs the real account
+        coinbase_delta = self._cb_delta if not self._cb_live else 0
         base_accounts = self._base_accounts
         accounts = {}
         for address, value in self._accounts.items():
@@ -338,7 +379,7 @@ class FlatAccountDB:
         if self._codes:
             referenced = {value[2] for value in accounts.values() if value is not None}
             codes = {h: c for h, c in self._codes.items() if h in referenced}
-        write_set = WriteSet(accounts, storage, wiped, codes)
+        write_set = WriteSet(accounts, storage, wiped, codes, coinbase_delta)
         self.reset()
         return write_set
 
@@ -353,6 +394,9 @@ class FlatAccountDB:
         self._codes = {}
         self._undo = []
         self._checkpoints = {}
+        self._cb_delta = 0
+        self._cb_touched = False
+        self._cb_live = False
 
     def touched_addresses(self):
         """Addresses this transaction wrote (for diagnostics)."""

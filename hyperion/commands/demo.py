@@ -53,6 +53,8 @@ def command(data_dir: str, blocks: int, txs_per_block: int, scheduler: str, work
         else:
             console.print(f"reusing {data_dir} at block {engine.head.number}")
         from hyperion._core import flatdb  # noqa: F401
+        if scheduler != "sequential":
+            console.print(f"started {engine.scheduler.workers} {scheduler} workers in {engine.warm_up():.2f}s")
         console.print(f"{engine.chain_config.describe()}, scheduler {scheduler}, _core: {_core.describe()}")
         if engine.startup_seconds:
             console.print("precompile warm-up at engine start: "

@@ -123,6 +123,8 @@ def _hyperion_state_class(vm_class):
             # System contracts come from genesis / the block's system calls, not from
             # py-evm's (buggy, see ENGINEERING_NOTES §1) constructor hook.
             "set_system_contracts": lambda self: None,
+            # through the account DB, so Block-STM can keep coinbase credits as deltas
+            "delta_balance": lambda self, address, delta: self._account_db.delta_balance(address, delta),
         },
     )
 

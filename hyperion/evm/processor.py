@@ -59,7 +59,9 @@ class TxOutcome:
     return_data: bytes = b""
     contract_address: Optional[bytes] = None
     error: Optional[str] = None
-    reads_coinbase: bool = False
+    sender: Optional[bytes] = None
+    #: the transaction's gas limit (the parallel scheduler re-checks the block gas limit)
+    gas_limit: int = 0
     #: inference records of this execution's non-reverted AI precompile frames
     #: (hyperion.precompiles.records); the scheduler keeps the final execution's outcome,
     #: so records never come from an aborted incarnation
@@ -221,7 +223,8 @@ class BlockProcessor:
             )
         except InvalidTransaction as exc:
             account_db.reset()
-            return TxOutcome(status=TxStatus.INVALID, error=str(exc))
+            return TxOutcome(status=TxStatus.INVALID, error=str(exc), sender=prepared.sender,
+                             gas_limit=prepared.gas)
 
         tx = prepared.tx
         try:
@@ -229,7 +232,8 @@ class BlockProcessor:
         except Exception as exc:  # py-evm must not raise here; if it does, drop the tx
             log.exception("py-evm raised while executing transaction %d", prepared.index)
             account_db.reset()
-            return TxOutcome(status=TxStatus.INVALID, error=f"internal error while executing: {exc!r}")
+            return TxOutcome(status=TxStatus.INVALID, error=f"internal error while executing: {exc!r}",
+                             sender=prepared.sender, gas_limit=prepared.gas)
 
         refund = getattr(computation, "hyperion_refund", 0)
         gas_used = tx.gas - computation.get_gas_remaining() - refund + computation.data_floor_gas
@@ -253,6 +257,8 @@ class BlockProcessor:
             return_data=computation.output,
             contract_address=contract,
             error=error,
+            sender=prepared.sender,
+            gas_limit=tx.gas,
             inference_records=records,
         )
 
@@ -342,8 +348,8 @@ def assemble_results(
     for p, outcome in zip(prepared, outcomes):
         if outcome.status is TxStatus.INVALID:
             results.append(
-                TxResult(index=p.index, status=outcome.status, tx_hash=p.hash, sender=p.sender, error=outcome.error,
-                         tx_type=p.type)
+                TxResult(index=p.index, status=outcome.status, tx_hash=p.hash, sender=outcome.sender or p.sender,
+                         error=outcome.error, tx_type=p.type)
             )
             continue
         cumulative += outcome.gas_used
@@ -357,7 +363,8 @@ def assemble_results(
         bloom |= logs_bloom(outcome.logs)
         results.append(
             TxResult(
-                index=p.index, status=outcome.status, tx_hash=p.hash, sender=p.sender, receipt_index=position,
+                index=p.index, status=outcome.status, tx_hash=p.hash, sender=outcome.sender or p.sender,
+                receipt_index=position,
                 gas_used=outcome.gas_used, cumulative_gas_used=cumulative, blob_gas_used=outcome.blob_gas_used,
                 logs=outcome.logs, first_log_index=log_index, return_data=outcome.return_data,
                 contract_address=outcome.contract_address, error=outcome.error, tx_type=p.type,

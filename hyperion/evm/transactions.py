@@ -185,24 +185,32 @@ def prepare_unsigned(fork: Fork, utx: UnsignedTx, chain_id: int, index: int = 0)
     return prepared
 
 
+def prepare_one(fork: Fork, item: Union[bytes, UnsignedTx], chain_id: int, index: int) -> PreparedTx:
+    """Decode (and recover the sender of) one input."""
+    if isinstance(item, UnsignedTx):
+        return prepare_unsigned(fork, item, chain_id, index)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return decode_signed(fork, bytes(item), chain_id, index)
+    return PreparedTx(index=index, error=f"unsupported transaction input of type {type(item).__name__}")
+
+
+def light_prepare(fork: Fork, item: Union[bytes, UnsignedTx], chain_id: int, index: int) -> PreparedTx:
+    """What a block summary needs (hash, encoding, type) without decoding signed bytes.
+
+    The parallel scheduler's workers decode and recover senders; the coordinator only
+    needs this for the transactions root and the results.
+    """
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        raw = bytes(item)
+        if not raw:
+            return PreparedTx(index=index, encoded=raw, error="malformed transaction: empty input")
+        return PreparedTx(index=index, encoded=raw, hash=keccak(raw), type=_tx_type(raw))
+    return prepare_one(fork, item, chain_id, index)
+
+
 def prepare_transactions(
     fork: Fork, inputs: Sequence[Union[bytes, UnsignedTx]], chain_id: int, start_index: int = 0
 ) -> List[PreparedTx]:
     """Decode a batch; each input becomes exactly one :class:`PreparedTx` at its index."""
-    prepared = []
-    for offset, item in enumerate(inputs):
-        index = start_index + offset
-        if isinstance(item, UnsignedTx):
-            prepared.append(prepare_unsigned(fork, item, chain_id, index))
-        elif isinstance(item, (bytes, bytearray, memoryview)):
-            prepared.append(decode_signed(fork, bytes(item), chain_id, index))
-        else:
-            p = PreparedTx(index=index, error=f"unsupported transaction input of type {type(item).__name__}")
-            prepared.append(p)
-    return prepared
+    return [prepare_one(fork, item, chain_id, start_index + offset) for offset, item in enumerate(inputs)]
 
-
-def iter_errors(prepared: Iterable[PreparedTx]):
-    for p in prepared:
-        if p.error:
-            yield p.index, p.error

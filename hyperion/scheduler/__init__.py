@@ -15,7 +15,10 @@ def default_workers() -> int:
 
 
 def make_scheduler(name: str = "sequential", workers: Optional[int] = None, **options) -> Scheduler:
-    """Build a scheduler by name; ``workers`` defaults to the number of cores."""
+    """Build a scheduler by name; ``workers`` defaults to the number of cores.
+
+    ``options`` are passed to the parallel scheduler (ignored by the sequential one).
+    """
     if name == "sequential":
         return SequentialScheduler()
     if name == "blockstm":

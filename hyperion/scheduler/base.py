@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Protocol, Sequence
 
 from hyperion.evm.processor import BlockProcessor, TxOutcome
-from hyperion.evm.transactions import PreparedTx
+from hyperion.evm.transactions import PreparedTx, light_prepare, prepare_one
 from hyperion.state.view import Overlay
 from hyperion.types import ExecutionStats
 
@@ -19,17 +19,35 @@ from hyperion.types import ExecutionStats
 @dataclass
 class BlockJob:
     processor: BlockProcessor
-    transactions: Sequence[PreparedTx]
+    #: the caller's inputs (EIP-2718 bytes or UnsignedTx), not decoded yet
+    inputs: Sequence[object]
     overlay: Overlay
     strict: bool = False
     #: pre-Byzantium receipts hold the state root after each transaction
     intermediate_root: Optional[Callable[[], bytes]] = None
-    #: diffs of pending parents + pre-block writes, for schedulers that ship state to workers
+    #: diffs of pending parents, for schedulers that ship state to workers
     layers: List[object] = field(default_factory=list)
+    #: block hashes BLOCKHASH may ask for (number -> hash), for workers
+    ancestor_hashes: dict = field(default_factory=dict)
+    #: the committed head the pending layers sit on
+    head_root: bytes = b""
+    #: names of the chain's extra precompile sets
+    precompiles: tuple = ()
+
+    def prepare(self, index: int) -> PreparedTx:
+        """Decode input ``index`` (and recover its sender)."""
+        processor = self.processor
+        return prepare_one(processor.fork, self.inputs[index], processor.chain_id, index)
+
+    def light(self, index: int) -> PreparedTx:
+        processor = self.processor
+        return light_prepare(processor.fork, self.inputs[index], processor.chain_id, index)
 
 
 @dataclass
 class BatchOutcome:
+    #: one per input, in order (decoded or light-prepared)
+    transactions: List[PreparedTx]
     outcomes: List[TxOutcome]
     stats: ExecutionStats
     intermediate_roots: List[bytes] = field(default_factory=list)
@@ -41,3 +59,6 @@ class Scheduler(Protocol):
     def run(self, job: BlockJob) -> BatchOutcome: ...
 
     def close(self) -> None: ...
+
+    def attach(self, store) -> None:
+        """The store the engine executes on (parallel workers read it themselves)."""

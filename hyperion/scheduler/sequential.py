@@ -12,38 +12,49 @@ from hyperion.scheduler.base import BatchOutcome, BlockJob
 from hyperion.types import ExecutionStats, TxStatus
 
 
+def run_sequentially(job: BlockJob, start: int, transactions: list, outcomes: list, roots: list,
+                     gas_used: int = 0, blob_gas_used: int = 0) -> None:
+    """Execute inputs ``start..`` of ``job`` in order on ``job.overlay``, appending to the lists.
+
+    ``gas_used`` / ``blob_gas_used`` are what the transactions before ``start`` used.
+    """
+    processor = job.processor
+    state = processor.new_state(job.overlay)
+    account_db = state._account_db
+    gas_limit = processor.env.gas_limit
+    for index in range(start, len(job.inputs)):
+        prepared = job.prepare(index)
+        outcome = processor.execute_transaction(
+            state, prepared, gas_limit - gas_used, processor.max_blob_gas - blob_gas_used
+        )
+        if outcome.status is TxStatus.INVALID:
+            if job.strict:
+                raise InvalidTransactionError(prepared.index, outcome.error)
+        else:
+            job.overlay.apply(account_db.take_write_set())
+            gas_used += outcome.gas_used
+            blob_gas_used += outcome.blob_gas_used
+            if job.intermediate_root is not None:
+                roots.append(job.intermediate_root())
+        transactions.append(prepared)
+        outcomes.append(outcome)
+
+
 class SequentialScheduler:
     name = "sequential"
 
+    def attach(self, store) -> None:
+        pass
+
     def run(self, job: BlockJob) -> BatchOutcome:
         started = time.perf_counter()
-        processor = job.processor
-        state = processor.new_state(job.overlay)
-        account_db = state._account_db
-        gas_limit = processor.env.gas_limit
-        gas_used = 0
-        blob_gas_used = 0
-        outcomes = []
-        roots = []
-        for prepared in job.transactions:
-            outcome = processor.execute_transaction(
-                state, prepared, gas_limit - gas_used, processor.max_blob_gas - blob_gas_used
-            )
-            if outcome.status is TxStatus.INVALID:
-                if job.strict:
-                    raise InvalidTransactionError(prepared.index, outcome.error)
-            else:
-                job.overlay.apply(account_db.take_write_set())
-                gas_used += outcome.gas_used
-                blob_gas_used += outcome.blob_gas_used
-                if job.intermediate_root is not None:
-                    roots.append(job.intermediate_root())
-            outcomes.append(outcome)
-        elapsed = time.perf_counter() - started
-        stats = ExecutionStats(
-            scheduler=self.name, workers=1, incarnations=len(outcomes), execution_seconds=elapsed
-        )
-        return BatchOutcome(outcomes=outcomes, stats=stats, intermediate_roots=roots)
+        transactions: list = []
+        outcomes: list = []
+        roots: list = []
+        run_sequentially(job, 0, transactions, outcomes, roots)
+        stats = ExecutionStats(scheduler=self.name, workers=1, incarnations=len(outcomes),
+                               execution_seconds=time.perf_counter() - started)
+        return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats, intermediate_roots=roots)
 
     def close(self) -> None:
         pass

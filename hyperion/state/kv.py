@@ -154,6 +154,20 @@ class MemoryBackend:
             for (table, key), value in txn.pending.items():
                 self._raw_set(table, key, value)
 
+    #: tables a worker process needs to execute against a copy of this store
+    EXPORTED_TABLES = ("accounts", "storage", "code", "meta", "blocks")
+
+    def export(self) -> Dict[str, Dict[bytes, bytes]]:
+        """A copy of the state tables (to ship to worker processes)."""
+        with self.lock:
+            return {name: dict(self.tables[name]) for name in self.EXPORTED_TABLES}
+
+    def load(self, tables: Dict[str, Dict[bytes, bytes]]) -> None:
+        with self.lock:
+            for name, data in tables.items():
+                for key, value in data.items():
+                    self._raw_set(name, key, value)
+
     def _raw_set(self, table: str, key: bytes, value: Optional[bytes]) -> None:
         data = self.tables[table]
         width = self.PREFIX_TABLES.get(table)

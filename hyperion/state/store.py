@@ -109,6 +109,8 @@ class Store:
             raise ValueError("revert_depth must be at least 1")
         self.backend = backend
         self.revert_depth = revert_depth
+        #: bumped by every write in this process (in-memory stores are shipped to workers by it)
+        self.generation = 0
         with backend.write() as txn:
             schema = txn.get("meta", _META_SCHEMA)
             if schema is None:
@@ -166,7 +168,12 @@ class Store:
             txn.put("blocks", codec.block_key(0), (block_hash or b"\x00" * 32) + update.root)
             txn.put("meta", _META_HEAD, _encode_head(head))
             txn.put("meta", _META_CONFIG, chain_config_json.encode())
+        self.generation += 1
         return head
+
+    @property
+    def is_memory(self) -> bool:
+        return isinstance(self.backend, MemoryBackend)
 
     def commit_block(
         self,
@@ -192,6 +199,7 @@ class Store:
             new_head = Head(number=number, state_root=update.root, block_hash=block_hash)
             txn.put("meta", _META_HEAD, _encode_head(new_head))
             self._prune(txn, number)
+        self.generation += 1
         return new_head
 
     def _apply_diff(self, txn, diff: StateDiff, update: RootUpdate, changeset: Optional[dict]) -> None:
@@ -259,6 +267,7 @@ class Store:
                 txn.delete("blocks", codec.block_key(block))
                 head = _decode_head(changeset["head"])
             txn.put("meta", _META_HEAD, _encode_head(head))
+        self.generation += 1
         return head
 
     @staticmethod

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Optional, Protocol, Tuple
 
-from hyperion.types import Account, StateDiff
+from hyperion.types import EMPTY_CODE_HASH, Account, StateDiff
 
 AccountTuple = Tuple[int, int, bytes]
 
@@ -96,6 +96,12 @@ class Overlay:
         self.accounts.update(write_set.accounts)
         if write_set.codes:
             self.codes.update(write_set.codes)
+
+    def credit(self, address: bytes, amount: int) -> None:
+        """Add ``amount`` wei to ``address`` (a deferred coinbase fee credit)."""
+        account = self.read_account(address)
+        nonce, balance, code_hash = account if account is not None else (0, 0, EMPTY_CODE_HASH)
+        self.accounts[address] = (nonce, balance + amount, code_hash)
 
     def to_diff(self) -> StateDiff:
         """The net change, without entries that ended where they started."""

@@ -1,0 +1,10 @@
+"""Block-STM multi-version memory replica and incarnation reader: compiled or pure-Python."""
+from hyperion._core import load
+
+_impl = load("mvmemory")
+
+MVMemory = _impl.MVMemory
+MVView = _impl.MVView
+ReadDependency = _impl.ReadDependency
+ESTIMATE = _impl.ESTIMATE
+WIPE = _impl.WIPE

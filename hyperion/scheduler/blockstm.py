@@ -1,0 +1,442 @@
+"""The parallel scheduler: Block-STM on worker processes (``scheduler="blockstm"``).
+
+The coordinator (the engine's process) does not take part in the Block-STM loop.  Per block
+it resets the shared scheduler (``hyperion._core.blockstm``), sends every worker the inputs
+once, and waits.  Workers pull execution and validation tasks from the shared counters,
+execute on a local multi-version-memory replica fed by the shared record log, and stop
+when the scheduler is done.  The coordinator then folds the final write-set of each
+transaction into the block overlay *in order*, re-checking what Block-STM cannot know
+in parallel (the block gas limit, which depends on the gas earlier transactions used).
+
+Whenever the parallel result cannot be used as is -- a worker died or raised, the log or
+dependency arena filled up, contention made parallelism pointless, a transaction would
+exceed the block gas limit -- the coordinator keeps the longest prefix whose recorded
+reads equal the sequential state and executes the rest sequentially.  The block is always
+finished correctly, and ``ExecutionStats.fallback`` says what happened.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass
+from multiprocessing import connection, shared_memory
+from typing import Dict, List, Optional
+
+import hyperion
+
+from hyperion._core import blockstm as core
+from hyperion._core.flatdb import WriteSet
+from hyperion.errors import InvalidTransactionError
+from hyperion.scheduler.base import BatchOutcome, BlockJob
+from hyperion.scheduler.sequential import run_sequentially
+from hyperion.scheduler.worker import RECORD, decode_outcome
+from hyperion.types import ExecutionStats, TxStatus
+
+log = logging.getLogger("hyperion.blockstm")
+
+#: below this many transactions a block runs sequentially (measured: see benchmarks/)
+DEFAULT_MIN_TXS = 16
+#: share of useful work a worker keeps after Block-STM's own overhead (measured, ~0.85)
+PARALLEL_EFFICIENCY = 0.85
+#: incarnations to observe before judging contention
+DEFAULT_CONTENTION_PROBE = 64
+
+
+def break_even_abort_ratio(workers: int) -> float:
+    """Abort share above which W workers are slower than one: W * (1 - r) * eff < 1.
+
+    With 2 workers that is r > 0.41; a block where every transaction writes one hot slot
+    settles near r = 0.5 (each transaction runs about twice).
+    """
+    if workers <= 1:
+        return 1.0  # one worker never aborts anything; nothing to judge
+    return max(0.0, 1.0 - 1.0 / (workers * PARALLEL_EFFICIENCY))
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: subprocess.Popen
+    conn: connection.Connection
+    pid: int = 0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+class ParallelScheduler:
+    """Block-STM over ``workers`` processes; see the module docstring."""
+
+    name = "blockstm"
+
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        capacity: int = 1 << 16,
+        log_bytes: int = 1 << 28,
+        min_txs: int = DEFAULT_MIN_TXS,
+        abort_ratio: Optional[float] = None,
+        contention_probe: int = DEFAULT_CONTENTION_PROBE,
+        check: Optional[bool] = None,
+        stop_timeout: float = 10.0,
+        start_timeout: float = 120.0,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.workers = workers
+        self.capacity = capacity
+        self.dep_capacity = 8 * capacity
+        self.log_bytes = log_bytes
+        self.min_txs = min_txs
+        self.abort_ratio = break_even_abort_ratio(workers) if abort_ratio is None else abort_ratio
+        self.contention_probe = contention_probe
+        #: re-validate every folded transaction against the sequential state (tests)
+        self.check = bool(int(os.environ.get("HYPERION_BLOCKSTM_CHECK", "0"))) if check is None else check
+        self.stop_timeout = stop_timeout
+        self.start_timeout = start_timeout
+        self._store = None
+        self._segment: Optional[shared_memory.SharedMemory] = None
+        self._scheduler = None
+        self._workers: List[_Worker] = []
+        self._lock_path: Optional[str] = None
+        self._seq = 0
+        self._memory_sent: Dict[int, int] = {}
+        self._restarts = 0
+        self.startup_seconds = 0.0
+        #: tests only: ``{"exit_at_tx": i}`` makes the worker that executes tx ``i`` of the
+        #: next block exit abruptly (one shot), to exercise worker-death recovery
+        self.fault_injection: Optional[dict] = None
+        self._finalizer = None
+
+    # -- lifecycle --------------------------------------------------------------------
+    def attach(self, store) -> None:
+        self._store = store
+
+    def start(self) -> None:
+        """Create the shared segment and start the workers (idempotent)."""
+        if self._workers:
+            return
+        started = time.perf_counter()
+        size = core.segment_size(self.capacity, self.dep_capacity, self.log_bytes)
+        self._segment = shared_memory.SharedMemory(create=True, size=size)
+        handle, self._lock_path = tempfile.mkstemp(prefix="hyperion-blockstm-", suffix=".lock")
+        os.close(handle)
+        self._scheduler = core.SharedScheduler(
+            self._segment.buf, self.capacity, self.dep_capacity, self.log_bytes, self._lock_path
+        )
+        self._scheduler.reset(0, 0)
+        self._finalizer = weakref.finalize(self, _cleanup, self._segment.name, self._lock_path)
+        for index in range(self.workers):
+            self._workers.append(self._spawn(index))
+        for worker in self._workers:
+            self._await_ready(worker)
+        self.startup_seconds = time.perf_counter() - started
+        log.info("started %d Block-STM workers in %.2fs", self.workers, self.startup_seconds)
+
+    def _spawn(self, index: int) -> _Worker:
+        parent, child = socket.socketpair()
+        env = dict(os.environ)
+        # the worker imports this very copy of hyperion, installed or not
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(hyperion.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        args = [
+            sys.executable, "-m", "hyperion.scheduler.worker", str(child.fileno()), self._segment.name,
+            str(self.capacity), str(self.dep_capacity), str(self.log_bytes), self._lock_path, str(index),
+        ]
+        process = subprocess.Popen(args, pass_fds=[child.fileno()], env=env, close_fds=True)
+        child.close()
+        return _Worker(index=index, process=process, conn=connection.Connection(parent.detach()))
+
+    def _await_ready(self, worker: _Worker) -> None:
+        if not worker.conn.poll(self.start_timeout):
+            raise RuntimeError(f"Block-STM worker {worker.index} did not start within {self.start_timeout}s")
+        message = worker.conn.recv()
+        worker.pid = message[1]
+
+    def warm_up(self, fork_names_and_precompiles) -> None:
+        """Build fork state classes (and compile precompile kernels) in every worker."""
+        self.start()
+        for worker in self._workers:
+            worker.conn.send(("warmup", list(fork_names_and_precompiles)))
+        for worker in self._workers:
+            worker.conn.recv()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            try:
+                worker.conn.send(("stop",))
+            except (OSError, BrokenPipeError):
+                pass
+        for worker in self._workers:
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait(timeout=5)
+            worker.conn.close()
+        self._workers = []
+        if self._scheduler is not None:
+            self._scheduler.release()
+            self._scheduler = None
+        if self._segment is not None:
+            self._segment.close()
+            try:
+                self._segment.unlink()
+            except FileNotFoundError:
+                pass
+            self._segment = None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            if self._lock_path and os.path.exists(self._lock_path):
+                os.unlink(self._lock_path)
+
+    def _restart(self, worker: _Worker) -> _Worker:
+        if worker.alive():
+            worker.process.kill()
+        worker.process.wait(timeout=5)
+        worker.conn.close()
+        self._restarts += 1
+        replacement = self._spawn(worker.index)
+        self._await_ready(replacement)
+        self._memory_sent.pop(worker.index, None)
+        return replacement
+
+    # -- execution --------------------------------------------------------------------
+    def _fallback_reason(self, job: BlockJob, n: int) -> Optional[str]:
+        if n < self.min_txs:
+            return f"{n} transactions: below the parallel threshold of {self.min_txs}"
+        if job.intermediate_root is not None:
+            return "pre-Byzantium receipts need the state root after every transaction"
+        if n > self.capacity:
+            return f"{n} transactions exceed the parallel capacity of {self.capacity}"
+        if self._store is None:
+            return "no store attached"
+        return None
+
+    def run(self, job: BlockJob) -> BatchOutcome:
+        started = time.perf_counter()
+        n = len(job.inputs)
+        reason = self._fallback_reason(job, n)
+        if reason is not None:
+            return self._sequential(job, started, reason)
+        self.start()
+        self._seq += 1
+        scheduler = self._scheduler
+        scheduler.reset(n, self._seq)
+        restarts_before = self._restarts
+        # pickled once for all workers; only the base description differs per worker
+        message = pickle.dumps(self._block_message(job, n), protocol=pickle.HIGHEST_PROTOCOL)
+        for worker in self._workers:
+            worker.conn.send(("block", message, self._base_for(worker)))
+
+        problems = self._wait(n)
+        parallel_seconds = time.perf_counter() - started
+        # any worker that died or hung is replaced before the next block
+        for i, worker in enumerate(self._workers):
+            if not worker.alive() or worker.index in problems.get("replace", ()):
+                self._workers[i] = self._restart(worker)
+
+        fold_started = time.perf_counter()
+        normal = bool(scheduler.header(core.H_DONE)) and not problems["reasons"]
+        transactions: list = []
+        outcomes: list = []
+        accepted, gas_used, blob_gas_used, stop_reason = self._fold(job, n, normal, transactions, outcomes)
+        fold_seconds = time.perf_counter() - fold_started
+        reasons = list(problems["reasons"])
+        if stop_reason:
+            reasons.append(stop_reason)
+        if accepted < n:
+            run_sequentially(job, accepted, transactions, outcomes, [], gas_used, blob_gas_used)
+            reasons.append(f"transactions {accepted}..{n - 1} executed sequentially")
+        stats = ExecutionStats(
+            scheduler=self.name,
+            workers=self.workers,
+            fallback="; ".join(reasons) or None,
+            incarnations=scheduler.header(core.H_INCARNATIONS),
+            aborts=scheduler.header(core.H_VALIDATION_ABORTS),
+            validations=scheduler.header(core.H_VALIDATIONS),
+            dependency_waits=scheduler.header(core.H_DEPENDENCY_WAITS),
+            worker_restarts=self._restarts - restarts_before,
+            execution_seconds=time.perf_counter() - started,
+            validation_seconds=scheduler.header(core.H_VALIDATE_NS) / 1e9,
+            extra={
+                "parallel_seconds": parallel_seconds,
+                "fold_seconds": fold_seconds,
+                "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,
+                "incarnations_per_tx": scheduler.header(core.H_INCARNATIONS) / n,
+                "parallel_prefix": accepted,
+            },
+        )
+        return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats)
+
+    def _sequential(self, job: BlockJob, started: float, reason: str) -> BatchOutcome:
+        transactions: list = []
+        outcomes: list = []
+        roots: list = []
+        run_sequentially(job, 0, transactions, outcomes, roots)
+        stats = ExecutionStats(scheduler=self.name, workers=self.workers, fallback=reason,
+                               incarnations=len(outcomes), execution_seconds=time.perf_counter() - started)
+        return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats, intermediate_roots=roots)
+
+    def _block_message(self, job: BlockJob, n: int) -> dict:
+        processor = job.processor
+        return {
+            "seq": self._seq,
+            "fork": processor.fork.name,
+            "chain_id": processor.chain_id,
+            "env": processor.env,
+            "precompiles": tuple(job.precompiles),
+            "ancestors": dict(job.ancestor_hashes),
+            "inputs": list(job.inputs),
+            "head_root": job.head_root,
+            # pending parents, then the pre-block system calls already in the overlay
+            "layers": list(job.layers) + [job.overlay.to_diff()],
+            "fault": self._take_fault(),
+        }
+
+    def _take_fault(self) -> Optional[dict]:
+        fault, self.fault_injection = self.fault_injection, None
+        return fault
+
+    def _base_for(self, worker: _Worker) -> dict:
+        store = self._store
+        if not store.is_memory:
+            return {"kind": "lmdb", "path": store.path}
+        if self._memory_sent.get(worker.index) == store.generation:
+            return {"kind": "memory", "generation": store.generation}
+        self._memory_sent[worker.index] = store.generation
+        return {"kind": "memory", "generation": store.generation, "tables": store.backend.export()}
+
+    def _wait(self, n: int) -> dict:
+        """Wait for every worker to report; stop the block early on failure or contention."""
+        scheduler = self._scheduler
+        waiting = {worker.index: worker for worker in self._workers}
+        reasons: List[str] = []
+        replace = set()
+        stop_deadline = None
+        while waiting:
+            ready = connection.wait([w.conn for w in waiting.values()], timeout=0.02)
+            for obj in ready:
+                worker = next((w for w in waiting.values() if obj is w.conn), None)
+                if worker is None:
+                    continue
+                try:
+                    message = worker.conn.recv()
+                except (EOFError, OSError):  # the worker's end closed: it died
+                    message = ("died",)
+                if message[0] == "done" and message[1] == self._seq:
+                    del waiting[worker.index]
+                elif message[0] == "error":
+                    reasons.append(f"worker {worker.index} failed: {message[2].splitlines()[0]}")
+                    log.error("Block-STM worker %d failed:\n%s", worker.index, message[2])
+                    scheduler.set_flag(core.H_STOP, 1)
+                    del waiting[worker.index]
+                elif message[0] == "died":
+                    reasons.append(f"worker {worker.index} (pid {worker.pid}) died mid-block")
+                    log.error("Block-STM worker %d (pid %d) died mid-block", worker.index, worker.pid)
+                    scheduler.set_flag(core.H_STOP, 1)
+                    replace.add(worker.index)
+                    del waiting[worker.index]
+            if not waiting:
+                break
+            if scheduler.header(core.H_STOP):
+                if stop_deadline is None:
+                    stop_deadline = time.monotonic() + self.stop_timeout
+                elif time.monotonic() > stop_deadline:
+                    for worker in waiting.values():
+                        reasons.append(f"worker {worker.index} did not stop; restarted")
+                        replace.add(worker.index)
+                    break
+            elif not reasons:
+                incarnations = scheduler.header(core.H_INCARNATIONS)
+                if incarnations >= max(self.contention_probe, n // 16):
+                    aborts = scheduler.header(core.H_VALIDATION_ABORTS) + scheduler.header(core.H_DEPENDENCY_WAITS)
+                    if aborts > self.abort_ratio * incarnations:
+                        reasons.append(
+                            f"contention: {aborts} aborts in {incarnations} incarnations, finishing sequentially"
+                        )
+                        scheduler.set_flag(core.H_STOP, 1)
+        if scheduler.header(core.H_OVERFLOW):
+            reasons.append("the shared record log or dependency arena is full")
+        return {"reasons": reasons, "replace": replace}
+
+    def _fold(self, job: BlockJob, n: int, normal: bool, transactions: list, outcomes: list):
+        """Apply final write-sets in order; -> (accepted prefix, gas used, blob gas used, reason)."""
+        scheduler = self._scheduler
+        raw_records, _ = scheduler.read_records(0, False)
+        final: Dict[int, tuple] = {}
+        for raw in raw_records:
+            record = pickle.loads(raw)
+            if record[0] == RECORD:
+                tx, incarnation = record[1], record[2]
+                if tx not in final or incarnation > final[tx][2]:
+                    final[tx] = record
+        processor = job.processor
+        overlay = job.overlay
+        coinbase = processor.env.coinbase
+        gas_limit = processor.env.gas_limit
+        gas_used = 0
+        blob_gas_used = 0
+        verify = self.check or not normal
+        for index in range(n):
+            record = final.get(index)
+            if record is None:
+                return index, gas_used, blob_gas_used, None
+            _, tx, incarnation, accounts, storage, wiped, codes, delta, reads, encoded = record
+            if normal and scheduler.status(tx) != (incarnation, core.EXECUTED):
+                return index, gas_used, blob_gas_used, f"tx {tx}: final incarnation mismatch"
+            if verify and not _reads_match(overlay, reads):
+                if normal:
+                    log.error("Block-STM result of tx %d does not match the sequential state", tx)
+                    return index, gas_used, blob_gas_used, f"tx {tx}: read-set check failed"
+                return index, gas_used, blob_gas_used, None
+            outcome = decode_outcome(encoded)
+            if outcome.gas_limit > gas_limit - gas_used:
+                return index, gas_used, blob_gas_used, f"tx {tx} reaches the block gas limit"
+            if outcome.blob_gas_used > processor.max_blob_gas - blob_gas_used:
+                return index, gas_used, blob_gas_used, f"tx {tx} reaches the block blob gas limit"
+            if outcome.status is TxStatus.INVALID:
+                if job.strict:
+                    raise InvalidTransactionError(tx, outcome.error)
+            else:
+                overlay.apply(WriteSet(accounts, storage, wiped, codes, delta))
+                if delta:
+                    overlay.credit(coinbase, delta)
+                gas_used += outcome.gas_used
+                blob_gas_used += outcome.blob_gas_used
+            transactions.append(job.light(index))
+            outcomes.append(outcome)
+        return n, gas_used, blob_gas_used, None
+
+
+def _reads_match(overlay, reads) -> bool:
+    """Do the values an incarnation read equal the sequential state in ``overlay``?"""
+    for key, value in reads.items():
+        if type(key) is bytes:
+            current = overlay.read_account(key)
+        elif len(key) == 2:
+            current = overlay.read_storage(key[0], key[1])
+        else:
+            current = overlay.has_storage(key[1], key[2])
+        if current != value:
+            return False
+    return True
+
+
+def _cleanup(name: str, lock_path: str) -> None:
+    try:
+        segment = shared_memory.SharedMemory(name=name)
+        segment.close()
+        segment.unlink()
+    except FileNotFoundError:
+        pass
+    if os.path.exists(lock_path):
+        os.unlink(lock_path)
