@@ -29,7 +29,7 @@ def compile_source(path: pathlib.Path) -> dict:
         "bytecode": out[0],
         "runtime": out[1],
         "abi": json.loads(out[2]),
-        "storage_layout": json.loads(out[3])["storage_layout"],
+        "storage_layout": json.loads(out[3]).get("storage_layout", {}),  # {} without storage
     }
 
 

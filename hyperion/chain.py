@@ -61,8 +61,9 @@ class ChainConfig:
 
     @classmethod
     def hyperion_default(cls) -> "ChainConfig":
-        """A new Hyperion chain: Prague with the system contracts."""
-        return cls()
+        """A new Hyperion chain: Prague with the system contracts and the AI precompiles
+        (DECISIONS 4; ``hyperion.precompiles.ai``, default addresses 0x0a01-0x0a0a)."""
+        return cls(extra_precompiles=("ai",))
 
     def fork_at(self, number: int, timestamp: int) -> Fork:
         chosen = None

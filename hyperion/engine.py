@@ -41,6 +41,7 @@ from hyperion.evm.processor import (
 )
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
 from hyperion.precompiles.registry import state_class_for
+from hyperion.precompiles.registry import warm_up as warm_up_precompiles
 from hyperion.scheduler import BlockJob, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE
 from hyperion.state.stateroot import RootUpdate, compute_state_root
@@ -109,6 +110,19 @@ class Engine:
         self._pending: Dict[int, _Pending] = {}
         self._dead: Dict[int, str] = {}
         self._ids = itertools.count(1)
+        #: seconds spent warming up each enabled precompile set (kernels compiled or
+        #: loaded from cache) when this engine started -- never in the middle of a block
+        self.startup_seconds: Dict[str, float] = {}
+        self._workers_warm: set = set()
+        if self._config is not None:
+            self._warm_up(self._config)
+
+    def _warm_up(self, config: ChainConfig) -> None:
+        if config.extra_precompiles:
+            started = time.perf_counter()
+            self.startup_seconds.update(warm_up_precompiles(tuple(config.extra_precompiles)))
+            log.info("precompile sets %s ready in %.2fs", ", ".join(config.extra_precompiles),
+                     time.perf_counter() - started)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -164,7 +178,20 @@ class Engine:
         start = getattr(self.scheduler, "start", None)
         if start is not None:
             start()
+        if self._config is not None:
+            for activation in self._config.schedule:
+                self._warm_up_workers(self._config.fork_at(activation.block or 0, activation.timestamp or 0))
         return time.perf_counter() - started
+
+    def _warm_up_workers(self, fork: Fork) -> None:
+        """Build the state class (and compile precompile kernels) in the scheduler's worker
+        processes before they execute a block of this fork (the workers' own warm-up)."""
+        names = tuple(self.chain_config.extra_precompiles)
+        warm_up = getattr(self.scheduler, "warm_up", None)
+        if not names or warm_up is None or (fork.name, names) in self._workers_warm:
+            return
+        warm_up([(fork.name, names)])
+        self._workers_warm.add((fork.name, names))
 
     # -- configuration ------------------------------------------------------------------
     @property
@@ -205,6 +232,7 @@ class Engine:
                 raise ChainConfigError(f"this engine is configured for {self._config.describe()}")
             if self.store.head().number >= 0:
                 raise GenesisError(f"{self.store.path} already holds a chain (head {self.store.head().number})")
+            self._warm_up(config)  # compile / load precompile kernels now (reported in startup_seconds)
             for activation in config.schedule:  # fail before writing anything
                 state_class_for(config.fork_at(activation.block or 0, activation.timestamp or 0),
                                 tuple(config.extra_precompiles))
@@ -360,12 +388,16 @@ class Engine:
                        intermediate_root=intermediate_root, layers=[p.result.diff for p in chain],
                        ancestor_hashes=ancestors, head_root=store_reader.head().state_root,
                        precompiles=tuple(config.extra_precompiles))
+        if scheduler is self.scheduler:
+            self._warm_up_workers(fork)  # once per fork: before any transaction of the block runs
         batch = scheduler.run(job)
         stats = batch.stats
 
         results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
             batch.transactions, batch.outcomes, fork, batch.intermediate_roots
         )
+        # in transaction order, from the outcomes the scheduler kept (final executions only)
+        inference_records = [record for outcome in batch.outcomes for record in outcome.inference_records]
         block_exception = None
         requests: tuple = ()
         post_state = processor.new_state(overlay)
@@ -411,6 +443,7 @@ class Engine:
             stats=stats,
             block_exception=block_exception,
             env=env,
+            inference_records=inference_records,
         )
         return result, update
 
@@ -498,6 +531,16 @@ class Engine:
         def read(reader):
             account = reader.read_account(bytes(address))
             return b"" if account is None else reader.read_code(account[2])
+
+        return self._read(at, read)
+
+    def get_code_by_hash(self, code_hash: bytes, at: BlockRef = None) -> Optional[bytes]:
+        """Code by its keccak hash (None if unknown), e.g. to verify inference records."""
+        def read(reader):
+            try:
+                return reader.read_code(bytes(code_hash))
+            except StoreError:
+                return None
 
         return self._read(at, read)
 

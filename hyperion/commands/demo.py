@@ -36,8 +36,12 @@ def demo_block(engine: Engine, number: int, txs_per_block: int, nonces: dict) ->
               help="Transactions per block.")
 @scheduler_option
 @workers_option
-def command(data_dir: str, blocks: int, txs_per_block: int, scheduler: str, workers) -> None:
-    """Create (or reuse) a chain and execute blocks of signed ETH and ERC-20 transfers."""
+@click.option("--ai", "ai", is_flag=True,
+              help="Instead: deploy the AI example contracts and execute blocks of inference calls "
+                   "(classification through the mlp precompile, top-k retrieval), with verified records.")
+def command(data_dir: str, blocks: int, txs_per_block: int, scheduler: str, workers, ai: bool) -> None:
+    """Create (or reuse) a chain and execute blocks of signed ETH and ERC-20 transfers
+    (or, with --ai, of AI precompile calls)."""
     console = Console()
     with Engine.open(data_dir, scheduler=scheduler, workers=workers) as engine:
         if engine.head.number < 0:
@@ -52,6 +56,14 @@ def command(data_dir: str, blocks: int, txs_per_block: int, scheduler: str, work
         if scheduler != "sequential":
             console.print(f"started {engine.scheduler.workers} {scheduler} workers in {engine.warm_up():.2f}s")
         console.print(f"{engine.chain_config.describe()}, scheduler {scheduler}, _core: {_core.describe()}")
+        if engine.startup_seconds:
+            console.print("precompile warm-up at engine start: "
+                          + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in engine.startup_seconds.items()))
+        if ai:
+            from hyperion.commands import ai_demo
+
+            ai_demo.run(engine, console, blocks, txs_per_block, DEMO_ACCOUNTS)
+            return
         nonces = {w.index: engine.get_nonce(w.address) for w in workloads.wallets(DEMO_ACCOUNTS)}
 
         table = Table(title="hyperion demo")

@@ -25,6 +25,7 @@ from eth_bloom import BloomFilter
 from hyperion.evm.forks import Fork
 from hyperion.evm.transactions import PreparedTx
 from hyperion.evm.validation import InvalidTransaction, blob_gas_of, check_transaction
+from hyperion.precompiles.records import ENABLED_ATTRIBUTE, collect_records
 from hyperion.types import BLANK_ROOT, BlockEnv, Log, TxResult, TxStatus, ZERO_HASH
 
 log = logging.getLogger("hyperion.processor")
@@ -61,6 +62,10 @@ class TxOutcome:
     sender: Optional[bytes] = None
     #: the transaction's gas limit (the parallel scheduler re-checks the block gas limit)
     gas_limit: int = 0
+    #: inference records of this execution's non-reverted AI precompile frames
+    #: (hyperion.precompiles.records); the scheduler keeps the final execution's outcome,
+    #: so records never come from an aborted incarnation
+    inference_records: Tuple[object, ...] = ()
 
 
 def fake_exponential(factor: int, numerator: int, denominator: int) -> int:
@@ -241,6 +246,9 @@ class BlockProcessor:
         contract = None
         if not tx.to and computation.is_success:
             contract = computation.msg.storage_address
+        records: Tuple[object, ...] = ()
+        if getattr(computation, ENABLED_ATTRIBUTE, False):
+            records = collect_records(computation, prepared.index, prepared.hash)
         return TxOutcome(
             status=status,
             gas_used=gas_used,
@@ -251,6 +259,7 @@ class BlockProcessor:
             error=error,
             sender=prepared.sender,
             gas_limit=tx.gas,
+            inference_records=records,
         )
 
 

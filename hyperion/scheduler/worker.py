@@ -35,6 +35,7 @@ def encode_outcome(outcome) -> tuple:
         outcome.status.value, outcome.gas_used, outcome.blob_gas_used,
         tuple((log.address, log.topics, log.data) for log in outcome.logs),
         outcome.return_data, outcome.contract_address, outcome.error, outcome.sender, outcome.gas_limit,
+        outcome.inference_records,
     )
 
 
@@ -42,11 +43,11 @@ def decode_outcome(data: tuple):
     from hyperion.evm.processor import TxOutcome
     from hyperion.types import Log, TxStatus
 
-    status, gas_used, blob_gas_used, logs, return_data, contract, error, sender, gas_limit = data
+    status, gas_used, blob_gas_used, logs, return_data, contract, error, sender, gas_limit, records = data
     return TxOutcome(
         status=TxStatus(status), gas_used=gas_used, blob_gas_used=blob_gas_used,
         logs=tuple(Log(address=a, topics=t, data=d) for a, t, d in logs), return_data=return_data,
-        contract_address=contract, error=error, sender=sender, gas_limit=gas_limit,
+        contract_address=contract, error=error, sender=sender, gas_limit=gas_limit, inference_records=records,
     )
 
 
