@@ -6,6 +6,7 @@ at all.  The store (``hyperion.state.store``) is written once against this surfa
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from contextlib import contextmanager
@@ -96,6 +97,10 @@ class LmdbTxn:
 
     def delete(self, table: str, key: bytes) -> None:
         self.txn.delete(key, db=self.dbs[table])
+
+    def getter(self, table: str):
+        """``key -> value | None`` for one table, without the per-call table lookup."""
+        return functools.partial(self.txn.get, db=self.dbs[table])
 
     def iter_prefix(self, table: str, prefix: bytes) -> Iterator[Tuple[bytes, bytes]]:
         cursor = self.txn.cursor(db=self.dbs[table])
@@ -204,6 +209,11 @@ class MemoryTxn:
 
     def delete(self, table: str, key: bytes) -> None:
         self.pending[(table, key)] = None
+
+    def getter(self, table: str):
+        if self.pending is None:
+            return self.backend.tables[table].get
+        return functools.partial(self.get, table)
 
     def _keys_with_prefix(self, table: str, prefix: bytes):
         width = MemoryBackend.PREFIX_TABLES.get(table)
