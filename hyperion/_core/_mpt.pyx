@@ -579,18 +579,10 @@ cdef class _Trie:
         self.consumed = []
 
     cdef Node resolve(self, bytes ref, bytes path):
-        cdef object raw
-        cdef bytes data
         cdef Node node
         if self.load is None:
             raise TrieError("no node loader")
-        raw = self.load(self.prefix + path)
-        if raw is None:
-            raise TrieError(f"trie node {ref.hex()} missing at path {_path_hex(path)!r}")
-        data = raw if type(raw) is bytes else bytes(raw)
-        if self.verify and _keccak_bytes(data) != ref:
-            raise TrieError(f"trie node at path {_path_hex(path)!r} does not match {ref.hex()}")
-        node = _decode_node(data, _ptr(data), 0, PyBytes_GET_SIZE(data))
+        node = <Node>(_load_node(self.load, self.prefix, path, ref, self.verify, False)[1])
         node.ref = ref
         node.stored = True
         return node
@@ -803,7 +795,7 @@ cdef class _Trie:
         if PyBytes_GET_SIZE(enc) >= 32:
             ref = _keccak_bytes(enc)
             if self.writes is not None:
-                self.writes[self.prefix + path] = enc
+                self.writes[self.prefix + path] = ref + enc
         else:
             ref = enc
         node.ref = ref
@@ -879,7 +871,7 @@ cdef class _Trie:
             enc = self.encode(<Node>node, _EMPTY)
             root = _keccak_bytes(enc)
             if self.writes is not None:
-                self.writes[self.prefix] = enc
+                self.writes[self.prefix] = root + enc
         if self.writes is not None:
             for path in self.consumed:
                 key = self.prefix + path
@@ -906,7 +898,7 @@ cdef tuple _sorted_items(object items):
     return keys, vals
 
 
-def update_trie(bytes root, bytes prefix, items, load, dict writes, bint verify=True):
+def update_trie(bytes root, bytes prefix, items, load, dict writes, bint verify=False):
     cdef list keys, vals
     cdef _Trie trie
     keys, vals = _sorted_items(items)
@@ -955,18 +947,25 @@ def ordered_trie_root(values):
 
 
 # -- reading -----------------------------------------------------------------------------------
-cdef tuple _load_node(object load, bytes prefix, bytes path, bytes ref, bint verify):
+cdef tuple _load_node(object load, bytes prefix, bytes path, bytes ref, bint verify, bint want_rlp):
+    """Load the node ``ref`` stored at ``path``: -> (its rlp if ``want_rlp``, the decoded node)."""
     cdef object raw = load(prefix + path)
     cdef bytes data
+    cdef const unsigned char *p
+    cdef Py_ssize_t n
     if raw is None:
         raise TrieError(f"trie node {ref.hex()} missing at path {_path_hex(path)!r}")
     data = raw if type(raw) is bytes else bytes(raw)
-    if verify and _keccak_bytes(data) != ref:
-        raise TrieError(f"trie node at path {_path_hex(path)!r} does not match {ref.hex()}")
-    return data, _decode_node(data, _ptr(data), 0, PyBytes_GET_SIZE(data))
+    p = _ptr(data)
+    n = PyBytes_GET_SIZE(data)
+    if n < 34 or memcmp(p, _ptr(ref), 32) != 0:
+        raise TrieError(f"the trie node at path {_path_hex(path)!r} is not {ref.hex()} (a stale node)")
+    if verify and _keccak(p + 32, n - 32) != ref:
+        raise TrieError(f"the trie node at path {_path_hex(path)!r} does not hash to {ref.hex()} (a corrupt node)")
+    return (data[32:] if want_rlp else None), _decode_node(data, p + 32, 0, n - 32)
 
 
-def prove(bytes root, bytes prefix, bytes key, load, bint verify=True):
+def prove(bytes root, bytes prefix, bytes key, load, bint verify=False):
     cdef bytes nib, data
     cdef Node node
     cdef list proof
@@ -975,7 +974,7 @@ def prove(bytes root, bytes prefix, bytes key, load, bint verify=True):
     if root == _BLANK_ROOT:
         return None, []
     nib = _nibbles(key)
-    data, node = _load_node(load, prefix, _EMPTY, root, verify)
+    data, node = _load_node(load, prefix, _EMPTY, root, verify, True)
     proof = [data]
     while True:
         if node.kind == _LEAF:
@@ -995,7 +994,7 @@ def prove(bytes root, bytes prefix, bytes key, load, bint verify=True):
             if child is None:
                 return None, proof
         if type(child) is bytes:
-            data, node = _load_node(load, prefix, nib[:depth], <bytes>child, verify)
+            data, node = _load_node(load, prefix, nib[:depth], <bytes>child, verify, True)
             proof.append(data)
         else:
             node = <Node>child
@@ -1011,8 +1010,8 @@ def iter_nodes(bytes root, bytes prefix, load):
     stack = [(_EMPTY, root)]
     while stack:
         path, ref = stack.pop()
-        data, node = _load_node(load, prefix, path, ref, True)
-        yield prefix + path, data
+        data, node = _load_node(load, prefix, path, ref, True, True)
+        yield prefix + path, ref + data
         inner = [(path, node)]
         while inner:
             p, n = inner.pop()

@@ -11,19 +11,23 @@ Public API (identical in both implementations):
 - ``encode_storage_value(value) -> bytes``: a storage leaf, rlp of the minimal big-endian int.
 - ``ordered_trie_root(values) -> bytes``: root of ``rlp(i) -> values[i]``, built from scratch.
 - ``trie_root(items) -> bytes``: root of ``key -> value`` pairs built from scratch.
-- ``update_trie(root, prefix, items, load, writes, verify=True) -> bytes``: apply
+- ``update_trie(root, prefix, items, load, writes, verify=False) -> bytes``: apply
   ``items`` (``(key, value)`` pairs, ``value`` ``None`` or ``b""`` = delete) to the trie
   ``root`` whose nodes ``load(prefix + path)`` returns; touched nodes only are loaded and
-  hashed.  New or changed nodes go to ``writes[prefix + path] = rlp``; nodes that no longer
-  exist at their path go to ``writes[prefix + path] = None``.  Returns the new root.
-- ``prove(root, prefix, key, load, verify=True) -> (value | None, [node rlp, ...])``: the
+  hashed.  New or changed nodes go to ``writes[prefix + path] = hash + rlp``; nodes that no
+  longer exist at their path go to ``writes[prefix + path] = None``.  Returns the new root.
+- ``prove(root, prefix, key, load, verify=False) -> (value | None, [node rlp, ...])``: the
   value under ``key`` and the nodes on its path, root first (``eth_getProof``'s proof).
-- ``iter_nodes(root, prefix, load) -> iterator of (store key, rlp)``: every stored node
-  reachable from ``root`` (tests and consistency checks).
+- ``iter_nodes(root, prefix, load) -> iterator of (store key, stored value)``: every stored
+  node reachable from ``root``, each checked against its hash (tests, consistency checks).
 
 A *path* is the key's nibbles from the root to the node, one byte per nibble.  A node is
 stored when its parent references it by hash (its rlp is 32 bytes or more) and the root is
-always stored; smaller nodes are embedded in their parent, as Ethereum requires.
+always stored; smaller nodes are embedded in their parent, as Ethereum requires.  A stored
+value is the node's keccak followed by its rlp: every load compares that hash with the one
+the parent (or the caller, for a root) expects, so a node left at a path by mistake is an
+error (``TrieError``), never a silently wrong root.  ``verify=True`` also re-hashes every
+loaded node (catches corrupted bytes; it roughly doubles the hashing work of an update).
 """
 from __future__ import annotations
 
@@ -274,13 +278,7 @@ class _Trie:
     def resolve(self, ref: bytes, path: bytes) -> Node:
         if self.load is None:
             raise TrieError("no node loader")
-        data = self.load(self.prefix + path)
-        if data is None:
-            raise TrieError(f"trie node {ref.hex()} missing at path {path.translate(_NIBBLE_TO_HEX).decode()!r}")
-        data = bytes(data)
-        if self.verify and _keccak(data) != ref:
-            raise TrieError(f"trie node at path {path.translate(_NIBBLE_TO_HEX).decode()!r} does not match {ref.hex()}")
-        node = _decode_node(data, 0, len(data))
+        node = _load_node(self.load, self.prefix, path, ref, self.verify)[1]
         node.ref = ref
         node.stored = True
         return node
@@ -437,7 +435,7 @@ class _Trie:
         if len(enc) >= 32:
             ref = _keccak(enc)
             if self.writes is not None:
-                self.writes[self.prefix + path] = enc
+                self.writes[self.prefix + path] = ref + enc
         else:
             ref = enc
         node.ref = ref
@@ -468,7 +466,7 @@ class _Trie:
             enc = self.encode(node, b"")
             root = _keccak(enc)
             if self.writes is not None:
-                self.writes[self.prefix] = enc
+                self.writes[self.prefix] = root + enc
         writes = self.writes
         if writes is not None:
             prefix = self.prefix
@@ -493,7 +491,7 @@ def update_trie(
     items: Iterable[Tuple[bytes, Optional[bytes]]],
     load: Optional[Loader],
     writes: Optional[Dict[bytes, Optional[bytes]]],
-    verify: bool = True,
+    verify: bool = False,
 ) -> bytes:
     keys, vals = _sorted_items(items)
     if not keys:
@@ -517,16 +515,22 @@ def ordered_trie_root(values: Sequence[bytes]) -> bytes:
 
 # -- reading -----------------------------------------------------------------------------------
 def _load_node(load: Loader, prefix: bytes, path: bytes, ref: bytes, verify: bool) -> Tuple[bytes, Node]:
-    data = load(prefix + path)
-    if data is None:
+    """Load the node ``ref`` stored at ``path``: -> (its rlp, the decoded node)."""
+    raw = load(prefix + path)
+    if raw is None:
         raise TrieError(f"trie node {ref.hex()} missing at path {path.translate(_NIBBLE_TO_HEX).decode()!r}")
-    data = bytes(data)
+    raw = bytes(raw)
+    if raw[:32] != ref or len(raw) < 34:
+        raise TrieError(f"the trie node at path {path.translate(_NIBBLE_TO_HEX).decode()!r} is not {ref.hex()} "
+                        f"(a stale node)")
+    data = raw[32:]
     if verify and _keccak(data) != ref:
-        raise TrieError(f"trie node at path {path.translate(_NIBBLE_TO_HEX).decode()!r} does not match {ref.hex()}")
+        raise TrieError(f"the trie node at path {path.translate(_NIBBLE_TO_HEX).decode()!r} does not hash to "
+                        f"{ref.hex()} (a corrupt node)")
     return data, _decode_node(data, 0, len(data))
 
 
-def prove(root: bytes, prefix: bytes, key: bytes, load: Loader, verify: bool = True) -> Tuple[Optional[bytes], List[bytes]]:
+def prove(root: bytes, prefix: bytes, key: bytes, load: Loader, verify: bool = False) -> Tuple[Optional[bytes], List[bytes]]:
     if root == BLANK_ROOT:
         return None, []
     nib = _nibbles(bytes(key))
@@ -566,7 +570,7 @@ def iter_nodes(root: bytes, prefix: bytes, load: Loader) -> Iterator[Tuple[bytes
     while stack:
         path, ref = stack.pop()
         data, node = _load_node(load, prefix, path, ref, True)
-        yield prefix + path, data
+        yield prefix + path, ref + data
         inner = [(path, node)]
         while inner:
             p, n = inner.pop()
