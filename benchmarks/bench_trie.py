@@ -121,7 +121,7 @@ def contract_of(i: int) -> bytes:
 class BenchState:
     """N accounts (plus CONTRACTS contracts with storage) in a store and a py-trie node table."""
 
-    def __init__(self, n: int, directory: str, chunk: int = 100_000, log=print) -> None:
+    def __init__(self, n: int, directory: str, chunk: int = 100_000, contract_slots: int = 1000, log=print) -> None:
         self.n = n
         self.store = Store.open_lmdb(os.path.join(directory, "store"), map_size=1 << 38)
         self.hash_env = lmdb.open(os.path.join(directory, "hash-keyed"), map_size=1 << 38, max_dbs=1,
@@ -138,7 +138,7 @@ class BenchState:
             if done == 0:
                 for c in range(CONTRACTS):
                     diff.accounts[contract_of(c)] = Account(nonce=1, balance=0, code_hash=code_hash)
-                    diff.storage[contract_of(c)] = {slot: slot + 1 for slot in range(1000)}
+                    diff.storage[contract_of(c)] = {slot: slot + 1 for slot in range(contract_slots)}
             self._apply(diff)
             done = upto
         log(f"  state of {n:,} accounts: set up in {time.perf_counter() - started:.1f}s, "
@@ -203,12 +203,12 @@ def run_block(state: BenchState, diff: StateDiff) -> Dict[str, float]:
     return {"pytrie": t1 - t0, "hyperion": t2 - t1, "commit": t4 - t3, "nodes": len(update.nodes)}
 
 
-def bench(sizes: List[int], changed: int, slots: int, repeat: int, log=print) -> List[Dict]:
+def bench(sizes: List[int], changed: int, slots: int, repeat: int, contract_slots: int = 1000, log=print) -> List[Dict]:
     rows = []
     for n in sizes:
         directory = tempfile.mkdtemp(prefix=f"hyperion-bench-trie-{n}-")
         try:
-            state = BenchState(n, directory, log=log)
+            state = BenchState(n, directory, contract_slots=contract_slots, log=log)
             try:
                 for label, slot_count in (("accounts", 0), ("accounts+storage", slots)):
                     if label != "accounts" and not slot_count:
@@ -246,13 +246,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--changed", type=int, default=2000, help="accounts changed per block")
     parser.add_argument("--slots", type=int, default=2000, help="storage slots written per block (0: skip)")
     parser.add_argument("--repeat", type=int, default=5, help="blocks per configuration (median)")
+    parser.add_argument("--contract-slots", type=int, default=1000, help="storage slots of each of the 100 contracts")
     args = parser.parse_args(argv)
     sizes = list(args.sizes) + ([1_000_000] if args.big else [])
     from hyperion._core import mpt as _loaded  # noqa: F401
 
     print(f"state-root benchmark: _core {_core.describe()}, python {sys.version.split()[0]}, "
           f"{args.changed} changed accounts per block, median of {args.repeat} blocks")
-    rows = bench(sizes, args.changed, args.slots, args.repeat)
+    rows = bench(sizes, args.changed, args.slots, args.repeat, args.contract_slots)
     print()
     print(format_table(rows))
     return 0
