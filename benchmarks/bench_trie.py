@@ -14,8 +14,13 @@ the other; the roots must agree.  Timings are the median over the blocks:
 
 - ``py-trie``: the py-trie implementation on ``main`` (hash-keyed nodes in LMDB).
 - ``hyperion``: ``hyperion.state.stateroot.compute_state_root`` (the engine's path).
-- ``+commit``: the same plus writing the block's nodes and change set into the store's
-  write transaction (aborted afterwards, so every block starts from the same state).
+- ``+commit``: ``hyperion`` plus writing the block (flat state, nodes, change set with the
+  superseded nodes) into the store's write transaction, aborted afterwards so every block
+  starts from the same state.
+- ``nodes/block``: trie nodes the block writes or deletes (about the nodes it loads).
+
+Both wall-clock and process CPU time are shown: on a shared machine the CPU time is the
+steadier of the two.
 
 ``HYPERION_PUREPYTHON=1`` measures the pure-Python twin instead of the compiled module.
 """
@@ -178,14 +183,16 @@ def make_block(n: int, changed: int, slots: int, seed: int) -> StateDiff:
 
 
 def run_block(state: BenchState, diff: StateDiff) -> Dict[str, float]:
+    """One block, both ways, from the same snapshot: wall-clock and process CPU seconds."""
+    clock, cpu = time.perf_counter, time.process_time
     reader = state.store.reader()
     hash_txn = state.hash_env.begin(buffers=False)
     try:
-        t0 = time.perf_counter()
+        w0, c0 = clock(), cpu()
         old_root, _ = pytrie_state_root(state.root, diff, reader.account_record, hash_txn.get)
-        t1 = time.perf_counter()
+        w1, c1 = clock(), cpu()
         update = compute_state_root(state.root, diff, reader.account_record, reader.trie_lookup())
-        t2 = time.perf_counter()
+        w2, c2 = clock(), cpu()
     finally:
         hash_txn.abort()
         reader.close()
@@ -195,12 +202,13 @@ def run_block(state: BenchState, diff: StateDiff) -> Dict[str, float]:
     backend = state.store.backend
     raw = backend.env.begin(write=True)
     try:
-        t3 = time.perf_counter()
+        w3 = clock()
         state.store._apply_diff(LmdbTxn(raw, backend.dbs), diff, update, {"accounts": {}, "storage": {}, "wiped": {}})
-        t4 = time.perf_counter()
+        w4 = clock()
     finally:
         raw.abort()
-    return {"pytrie": t1 - t0, "hyperion": t2 - t1, "commit": t4 - t3, "nodes": len(update.nodes)}
+    return {"pytrie": w1 - w0, "hyperion": w2 - w1, "pytrie_cpu": c1 - c0, "hyperion_cpu": c2 - c1,
+            "commit": w4 - w3, "nodes": len(update.nodes)}
 
 
 def bench(sizes: List[int], changed: int, slots: int, repeat: int, contract_slots: int = 1000, log=print) -> List[Dict]:
@@ -215,7 +223,7 @@ def bench(sizes: List[int], changed: int, slots: int, repeat: int, contract_slot
                         continue
                     runs = [run_block(state, make_block(n, changed, slot_count, seed)) for seed in range(repeat)]
                     keys = changed + slot_count
-                    row = {key: statistics.median(r[key] for r in runs) for key in ("pytrie", "hyperion", "commit", "nodes")}
+                    row = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
                     row.update(n=n, block=label, changed=changed, slots=slot_count, keys=keys)
                     rows.append(row)
             finally:
@@ -226,15 +234,18 @@ def bench(sizes: List[int], changed: int, slots: int, repeat: int, contract_slot
 
 
 def format_table(rows: List[Dict]) -> str:
-    head = (f"{'state':>10} {'block':>18} {'keys':>6} | {'py-trie ms':>10} {'us/key':>7} | "
-            f"{'hyperion ms':>11} {'us/key':>7} {'speedup':>8} | {'+commit ms':>10} {'us/key':>7}")
-    lines = [head, "-" * len(head)]
+    head = (f"{'state':>9} {'block':>16} {'keys':>5} | {'py-trie':>8} {'hyperion':>8} {'speedup':>7} | "
+            f"{'py-trie':>8} {'hyperion':>8} {'speedup':>7} | {'nodes':>6} | {'+commit':>8}")
+    unit = (f"{'accounts':>9} {'':>16} {'':>5} | {'us/key, wall clock':^33} | {'us/key, process CPU time':^33} | "
+            f"{'/block':>6} | {'us/key':>8}")
+    lines = [head, unit, "-" * len(head)]
     for r in rows:
         k = r["keys"]
         lines.append(
-            f"{r['n']:>10,} {r['block']:>18} {k:>6} | {r['pytrie'] * 1e3:>10.1f} {r['pytrie'] * 1e6 / k:>7.1f} | "
-            f"{r['hyperion'] * 1e3:>11.1f} {r['hyperion'] * 1e6 / k:>7.1f} {r['pytrie'] / r['hyperion']:>7.1f}x | "
-            f"{(r['hyperion'] + r['commit']) * 1e3:>10.1f} {(r['hyperion'] + r['commit']) * 1e6 / k:>7.1f}"
+            f"{r['n']:>9,} {r['block']:>16} {k:>5} | {r['pytrie'] * 1e6 / k:>8.1f} {r['hyperion'] * 1e6 / k:>8.1f} "
+            f"{r['pytrie'] / r['hyperion']:>6.1f}x | {r['pytrie_cpu'] * 1e6 / k:>8.1f} "
+            f"{r['hyperion_cpu'] * 1e6 / k:>8.1f} {r['pytrie_cpu'] / r['hyperion_cpu']:>6.1f}x | {r['nodes']:>6.0f} | "
+            f"{(r['hyperion'] + r['commit']) * 1e6 / k:>8.1f}"
         )
     return "\n".join(lines)
 

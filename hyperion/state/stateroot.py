@@ -36,9 +36,12 @@ keyed by hash with reference counts because:
 - **locality.**  A trie's nodes are adjacent in LMDB's B-tree, and a node's key is known
   from the key being looked up, before its parent is decoded.
 
-Its costs, and how they are met: a node read by path could be a stale one left behind by
-a bug, so every load checks the node against the hash its parent holds (``verify``), which
-turns such a bug into an error instead of a wrong root.  Only the head's trie is on disk:
+Its costs, and how they are met.  A node read by path could be a stale one left behind
+by a bug: each stored value is the node's keccak followed by its rlp, and every load
+compares that hash with the one the parent holds, so such a bug is an error
+(``TrieError``), never a wrong root -- at the price of 32 bytes per node and a compare,
+where re-hashing every loaded node would cost about as much again as the update's own
+hashing (``verify=True`` does that; the tests use it).  Only the head's trie is on disk:
 proofs are served at the head and at pending blocks, not at older committed blocks.
 Pending blocks keep their node writes in memory (``RootUpdate.nodes``) and a child block
 reads them through :class:`LayeredNodes`, the same way it reads its parents' flat diffs.
