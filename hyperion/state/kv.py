@@ -135,7 +135,9 @@ class MemoryBackend:
     later commit), which is enough for single-threaded embedding and tests.
     """
 
-    PREFIX_TABLES = {"storage": 20}
+    #: table -> prefix width indexed (keys at least that long): an account's storage slots,
+    #: a storage trie's nodes (b"S" + keccak(address))
+    PREFIX_TABLES = {"storage": 20, "trie": 33}
 
     def __init__(self) -> None:
         self.path = ":memory:"
@@ -176,6 +178,8 @@ class MemoryBackend:
     def _raw_set(self, table: str, key: bytes, value: Optional[bytes]) -> None:
         data = self.tables[table]
         width = self.PREFIX_TABLES.get(table)
+        if width and len(key) < width:
+            width = None
         if value is None:
             if data.pop(key, None) is not None and width:
                 keys = self.index[table].get(key[:width])
