@@ -14,7 +14,7 @@ from hyperion import BlockEnv, ChainConfig, Engine, workloads
 from hyperion.errors import UnknownBlockError
 from hyperion.types import BLANK_ROOT, EMPTY_CODE_HASH
 
-from test_stateroot import check_store, flat_root, reachable_nodes, table
+from tests.test_stateroot import check_store, flat_root, reachable_nodes, table
 
 WALLETS = 12
 

@@ -15,7 +15,7 @@ import pathlib
 import pytest
 import rlp
 
-from conftest import ROOT, fixtures_root
+from tests.conftest import ROOT, fixtures_root
 from hyperion._core import mpt
 from hyperion.genesis import alloc_to_diff
 from hyperion.state.stateroot import compute_state_root
