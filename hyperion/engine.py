@@ -44,7 +44,7 @@ from hyperion.precompiles.registry import state_class_for
 from hyperion.precompiles.registry import warm_up as warm_up_precompiles
 from hyperion.scheduler import BlockJob, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE
-from hyperion.state.stateroot import RootUpdate, compute_state_root
+from hyperion.state.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof, layered_nodes
 from hyperion.state.store import DEFAULT_REVERT_DEPTH, Store
 from hyperion.state.view import DiffReader, Overlay
 from hyperion.types import (
@@ -354,12 +354,8 @@ class Engine:
                     return pending.update.records[address]
             return store_reader.account_record(address)
 
-        def node(key: bytes) -> Optional[bytes]:
-            for pending in reversed(chain):
-                value = pending.update.nodes.get(key)
-                if value is not None:
-                    return value
-            return store_reader.trie_node(key)
+        # trie nodes by path: the pending parents' writes (newest first) over the snapshot
+        node = layered_nodes(store_reader.trie_lookup(), [pending.update for pending in chain])
 
         processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
         overlay = Overlay(base)
@@ -543,6 +539,24 @@ class Engine:
                 return None
 
         return self._read(at, read)
+
+    def get_proof(self, address: bytes, slots: Iterable[Union[int, bytes]] = (), at: BlockRef = None) -> AccountProof:
+        """``eth_getProof``: the account at the head (or a pending block) with Merkle proofs.
+
+        Returns an :class:`~hyperion.state.stateroot.AccountProof` (address, balance,
+        nonce, code hash, storage hash, account proof and one storage proof per slot,
+        each proof the rlp nodes from the root down); ``.to_rpc()`` gives the JSON-RPC
+        shape.  A missing account or slot gets a proof of absence.
+        """
+        with self._lock:
+            chain = self._chain(self._resolve(at))
+            reader = self.store.reader()
+        try:
+            root = chain[-1].result.state_root if chain else reader.head().state_root
+            nodes = layered_nodes(reader.trie_lookup(), [pending.update for pending in chain])
+            return get_proof(root, bytes(address), list(slots), nodes)
+        finally:
+            reader.close()
 
     def block_hash(self, number: int) -> Optional[bytes]:
         with self.store.reader() as reader:

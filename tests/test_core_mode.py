@@ -7,6 +7,18 @@ import pytest
 from hyperion import _core
 
 
+@pytest.mark.parametrize("name, attr", [("mpt", "update_trie")])
+def test_implementation_matches_mode(name, attr):
+    module = importlib.import_module(f"hyperion._core.{name}")
+    compiled = _core.IMPLEMENTATIONS[name]
+    if os.environ.get("HYPERION_PUREPYTHON") == "1":
+        assert not compiled
+        assert getattr(module, attr) is getattr(importlib.import_module(f"hyperion._core.{name}_py"), attr)
+    elif os.environ.get("HYPERION_REQUIRE_COMPILED") == "1":
+        assert compiled
+        assert getattr(module, attr) is getattr(importlib.import_module(f"hyperion._core._{name}"), attr)
+
+
 def test_flatdb_implementation_matches_mode():
     from hyperion._core import flatdb
 

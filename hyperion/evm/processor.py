@@ -22,6 +22,7 @@ from eth.vm.execution_context import ExecutionContext
 from eth.vm.message import Message
 from eth_bloom import BloomFilter
 
+from hyperion._core import mpt
 from hyperion.evm.forks import Fork
 from hyperion.evm.transactions import PreparedTx
 from hyperion.evm.validation import InvalidTransaction, blob_gas_of, check_transaction
@@ -281,16 +282,7 @@ def extract_deposit_data(data: bytes) -> bytes:
 # -- block summary -------------------------------------------------------------------------
 def ordered_trie_root(values: Sequence[bytes]) -> bytes:
     """Root of the trie mapping ``rlp(i) -> values[i]`` (transactions, receipts, withdrawals)."""
-    if not values:
-        return BLANK_ROOT
-    from trie import HexaryTrie
-
-    db: Dict[bytes, bytes] = {}
-    trie = HexaryTrie(db)
-    with trie.squash_changes() as batch:
-        for i, value in enumerate(values):
-            batch[rlp.encode(i)] = value
-    return trie.root_hash
+    return mpt.ordered_trie_root(values)
 
 
 def logs_bloom(logs: Sequence[Log]) -> BloomFilter:

@@ -6,6 +6,7 @@ at all.  The store (``hyperion.state.store``) is written once against this surfa
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from contextlib import contextmanager
@@ -97,6 +98,10 @@ class LmdbTxn:
     def delete(self, table: str, key: bytes) -> None:
         self.txn.delete(key, db=self.dbs[table])
 
+    def getter(self, table: str):
+        """``key -> value | None`` for one table, without the per-call table lookup."""
+        return functools.partial(self.txn.get, db=self.dbs[table])
+
     def iter_prefix(self, table: str, prefix: bytes) -> Iterator[Tuple[bytes, bytes]]:
         cursor = self.txn.cursor(db=self.dbs[table])
         if not cursor.set_range(prefix):
@@ -130,7 +135,9 @@ class MemoryBackend:
     later commit), which is enough for single-threaded embedding and tests.
     """
 
-    PREFIX_TABLES = {"storage": 20}
+    #: table -> prefix width indexed (keys at least that long): an account's storage slots,
+    #: a storage trie's nodes (b"S" + keccak(address))
+    PREFIX_TABLES = {"storage": 20, "trie": 33}
 
     def __init__(self) -> None:
         self.path = ":memory:"
@@ -171,6 +178,8 @@ class MemoryBackend:
     def _raw_set(self, table: str, key: bytes, value: Optional[bytes]) -> None:
         data = self.tables[table]
         width = self.PREFIX_TABLES.get(table)
+        if width and len(key) < width:
+            width = None
         if value is None:
             if data.pop(key, None) is not None and width:
                 keys = self.index[table].get(key[:width])
@@ -204,6 +213,11 @@ class MemoryTxn:
 
     def delete(self, table: str, key: bytes) -> None:
         self.pending[(table, key)] = None
+
+    def getter(self, table: str):
+        if self.pending is None:
+            return self.backend.tables[table].get
+        return functools.partial(self.get, table)
 
     def _keys_with_prefix(self, table: str, prefix: bytes):
         width = MemoryBackend.PREFIX_TABLES.get(table)

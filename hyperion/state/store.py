@@ -4,6 +4,11 @@ One committed block is one write transaction on the backend: the flat state, the
 trie nodes, the block's change set (the *before* values it overwrote, so it can be
 reverted) and the new head land together or not at all.  Change sets older than the
 revert depth are pruned as new blocks commit (DECISIONS 8).
+
+Trie nodes are keyed by path (``hyperion.state.stateroot`` explains the layout): the
+``trie`` table holds the head's trie only, and the nodes a block overwrites or deletes
+(the superseded ones) go into its change set with the flat before-values, so reverting
+the block restores them and pruning the change set drops them.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from hyperion.state.stateroot import RootUpdate
 from hyperion.types import BLANK_ROOT, EMPTY_CODE_HASH, Head, StateDiff
 
 DEFAULT_REVERT_DEPTH = 1024
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: path-keyed trie nodes, superseded nodes in the change sets
 
 _META_HEAD = b"head"
 _META_SCHEMA = b"schema"
@@ -71,6 +76,10 @@ class StoreReader:
 
     def trie_node(self, key: bytes) -> Optional[bytes]:
         return self.txn.get("trie", key)
+
+    def trie_lookup(self):
+        """A fast ``key -> node | None`` callable over this snapshot's ``trie`` table."""
+        return self.txn.getter("trie")
 
     def head(self) -> Head:
         return _decode_head(self.txn.get("meta", _META_HEAD))
@@ -234,8 +243,28 @@ class Store:
         for code_hash, code in diff.codes.items():
             if txn.get("code", code_hash) is None:
                 txn.put("code", code_hash, code)
-        for key, node in update.nodes.items():
-            txn.put("trie", key, node)
+        self._apply_nodes(txn, update, changeset)
+
+    @staticmethod
+    def _apply_nodes(txn, update: RootUpdate, changeset: Optional[dict]) -> None:
+        """Write the block's trie nodes; keep what they supersede in the change set."""
+        before: Optional[Dict[bytes, bytes]] = {} if changeset is not None else None
+        for prefix in sorted(update.wiped):
+            for key, value in list(txn.iter_prefix("trie", prefix)):
+                if before is not None:
+                    before.setdefault(key, value)
+                txn.delete("trie", key)
+        nodes = update.nodes
+        for key in sorted(nodes):
+            node = nodes[key]
+            if before is not None and key not in before:
+                before[key] = txn.get("trie", key) or b""
+            if node is None:
+                txn.delete("trie", key)
+            else:
+                txn.put("trie", key, node)
+        if changeset is not None:
+            changeset["trie"] = [[key, value] for key, value in before.items()]
 
     def _prune(self, txn, number: int) -> None:
         """Drop change sets that fell out of the revert window."""
@@ -290,6 +319,12 @@ class Store:
                 txn.delete("storage", key)
             for slot_key, raw in slots:
                 txn.put("storage", address + slot_key, raw)
+        # superseded trie nodes: each path the block wrote or deleted gets its old node back
+        for key, raw in changeset["trie"]:
+            if raw:
+                txn.put("trie", key, raw)
+            else:
+                txn.delete("trie", key)
 
     def set_chain_config(self, chain_config_json: str) -> None:
         with self.backend.write() as txn:
