@@ -323,13 +323,17 @@ class Engine:
                     return value
             return store_reader.trie_node(key)
 
+        clock = time.perf_counter
+        t0 = clock()
         processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
         prepared = prepare_transactions(fork, transactions, config.chain_id)
+        t_prepared = clock()
         overlay = Overlay(base)
 
         pre_state = processor.new_state(overlay)
         processor.apply_pre_block(pre_state)
         pre_state._account_db.lock_changes()
+        t_pre_block = clock()
 
         intermediate_root = None
         if not fork.has_status_receipts:
@@ -341,10 +345,12 @@ class Engine:
                        intermediate_root=intermediate_root, layers=[p.result.diff for p in chain])
         batch = scheduler.run(job)
         stats = batch.stats
+        t_txs = clock()
 
         results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
             prepared, batch.outcomes, fork, batch.intermediate_roots
         )
+        t_assembled = clock()
         block_exception = None
         requests: tuple = ()
         post_state = processor.new_state(overlay)
@@ -355,10 +361,12 @@ class Engine:
             block_exception = str(exc)
             post_state._account_db.reset()
 
-        root_started = time.perf_counter()
+        root_started = clock()
         diff = overlay.to_diff()
+        t_diff = clock()
         update = compute_state_root(parent_root, diff, record_before, node)
-        stats.root_seconds = time.perf_counter() - root_started
+        t_root = clock()
+        stats.root_seconds = t_root - root_started
 
         logs_bloom = int(bloom).to_bytes(256, "big")
         transactions_root = ordered_trie_root(encoded_txs)
@@ -390,6 +398,15 @@ class Engine:
             stats=stats,
             block_exception=block_exception,
             env=env,
+        )
+        # where the time went (seconds); ``execution_seconds`` is the transaction loop
+        stats.extra.update(
+            prepare_seconds=t_prepared - t0,  # decoding + sender recovery
+            pre_block_seconds=t_pre_block - t_prepared,  # EIP-4788 / EIP-2935 system calls
+            post_block_seconds=root_started - t_assembled,  # withdrawals, requests, rewards
+            diff_seconds=t_diff - root_started,  # net state diff (part of root_seconds)
+            # receipts, bloom, transactions / receipts roots, header
+            summary_seconds=(t_assembled - t_txs) + (clock() - t_root),
         )
         return result, update
 
