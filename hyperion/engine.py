@@ -71,6 +71,9 @@ class _Pending:
     result: BlockResult
     update: RootUpdate
     parent: Optional["_Pending"]
+    #: the committed head the chain of pending blocks this one belongs to was executed on;
+    #: compared whole (number, root and hash): a block that changes no state keeps the root
+    base_head: Head
     children: List["_Pending"] = field(default_factory=list)
 
 
@@ -275,7 +278,7 @@ class Engine:
                     parent_number = chain[-1].result.number
                     parent_root = chain[-1].result.state_root
                     parent_hash = chain[-1].result.block_hash
-                    if chain[0].result.parent_state_root != head.state_root:
+                    if chain[0].base_head != head:
                         raise StaleParentError("the pending parent was executed on a head that is no longer current")
                 else:
                     parent_number, parent_root, parent_hash = head.number, head.state_root, head.block_hash
@@ -294,7 +297,8 @@ class Engine:
             result.stats.total_seconds = time.perf_counter() - started
             if result.block_exception is not None:
                 raise InvalidBlockError(f"block {env.number} is invalid: {result.block_exception}", result)
-            pending = _Pending(result=result, update=update, parent=parent_pending)
+            pending = _Pending(result=result, update=update, parent=parent_pending,
+                               base_head=chain[0].base_head if chain else head)
             self._pending[result.id] = pending
             if parent_pending is not None:
                 parent_pending.children.append(pending)
@@ -430,9 +434,14 @@ class Engine:
             self._dead[result.id] = "already committed"
             for child in entry.children:
                 child.parent = None
+            descendants = list(entry.children)
+            while descendants:  # they now sit on the new head
+                descendant = descendants.pop()
+                descendant.base_head = head
+                descendants.extend(descendant.children)
             # siblings built on the same parent can never commit now
             for other in list(self._pending.values()):
-                if other.parent is None and other.result.parent_state_root != head.state_root:
+                if other.parent is None and other.base_head != head:
                     self._drop(other, f"discarded: block {result.number} was committed on the same parent")
             return head
 
