@@ -54,3 +54,37 @@ def test_an_unrecoverable_signature_is_reported_by_pyevms_path():
     assert fast_sender(broken, 2, tx) is None
     prepared = decode_signed(get_fork("prague"), broken, 1337)
     assert prepared.error.startswith("invalid signature") and prepared.sender is None
+
+
+@given(st.lists(st.tuples(st.binary(min_size=20, max_size=20),
+                          st.lists(st.binary(min_size=32, max_size=32), max_size=4)), max_size=5))
+def test_bloom_bits_equal_eth_bloom(entries):
+    from eth_bloom import BloomFilter
+
+    from hyperion.evm.processor import bloom_bits
+    from hyperion.types import Log
+
+    logs = [Log(address, tuple(topics), b"") for address, topics in entries]
+    expected = BloomFilter()
+    for address, topics in entries:
+        expected.add(address)
+        for topic in topics:
+            expected.add(topic)
+    assert bloom_bits(logs) == int(expected)
+
+
+def test_hyperion_executors_use_the_quiet_copies_only_of_the_methods_they_copy():
+    import eth
+
+    from hyperion.evm import quiet
+    from hyperion.evm.forks import FORKS
+
+    for fork in FORKS.values():
+        executor = fork.state_class.transaction_executor_class
+        original = fork.vm_class._state_class.transaction_executor_class
+        for name in ("build_evm_message", "finalize_computation"):
+            mine, theirs = getattr(executor, name), getattr(original, name)
+            if eth.__version__ == quiet.COPIED_FROM:
+                assert mine is quiet._REPLACEMENTS[name][theirs], (fork.name, name)
+            else:
+                assert mine is theirs
