@@ -600,3 +600,54 @@ def test_blockhash_sees_committed_and_pending_ancestors(backend):
     override = b"\x5a" * 32
     five = engine.execute(env(4, block_hashes={2: override}), [call(three)], parent=three)
     assert engine.get_storage(BLOCKHASH_READER, 2, at=five).to_bytes(32, "big") == override
+
+
+# -- withdrawals, and reverting a block that wiped storage ---------------------------------------
+def test_withdrawals_credit_gwei_and_their_root_matches_pyevm(backend):
+    from eth.db.trie import make_trie_root_and_nodes
+    from eth.vm.forks.shanghai.withdrawals import Withdrawal as PyEvmWithdrawal
+
+    from hyperion import Withdrawal
+
+    engine = backend.open()
+    fresh, empty = b"\x3a" * 20, b"\x3b" * 20
+    withdrawals = (Withdrawal(0, 7, fresh, 5), Withdrawal(1, 8, WALLETS[0].address, 1), Withdrawal(2, 9, fresh, 2),
+                   Withdrawal(3, 10, empty, 0))
+    before = engine.get_balance(WALLETS[0].address)
+    result = engine.execute(env(1, withdrawals=withdrawals), [])
+    assert engine.get_balance(fresh, at=result) == 7 * 10**9
+    assert engine.get_balance(WALLETS[0].address, at=result) == before + 10**9
+    assert engine.get_account(empty, at=result) is None  # a zero withdrawal to nobody creates nothing
+    expected = make_trie_root_and_nodes([PyEvmWithdrawal(w.index, w.validator_index, w.address, w.amount)
+                                         for w in withdrawals])[0]
+    assert result.withdrawals_root == expected
+    assert _header_hash(result) == result.block_hash
+
+
+def test_revert_restores_storage_a_block_wiped_and_recreated():
+    """Pre-Cancun: a block self-destructs a contract with storage and re-creates it; reverting
+    that block must bring back the old storage exactly (the change set's wiped path)."""
+    from test_differential import FACTORY, FACTORY_CODE, _child_address
+
+    config = ChainConfig.single_fork("london", chain_id=CHAIN_ID)
+    alloc = dict(ALLOC)
+    alloc["0x" + FACTORY.hex()] = {"code": "0x" + FACTORY_CODE.hex()}
+    child = _child_address(FACTORY)
+    sender = WALLETS[0]
+
+    def call(nonce, to, word):
+        return workloads.sign_tx(sender, nonce, to, data=word.to_bytes(32, "big"), gas=500_000, chain_id=CHAIN_ID)
+
+    with Engine.in_memory(chain_config=config) as engine:
+        engine.init_genesis(alloc)
+        engine.commit(engine.execute(env(1), [call(0, FACTORY, 0), call(1, child, 1)]))
+        assert engine.get_storage(child, 5) == 7 and engine.get_storage(child, 1) == 1
+        at_one = dump(engine)
+        second = engine.execute(env(2), [call(2, child, 0), call(3, FACTORY, 0)])
+        assert [r.status for r in second.tx_results] == [TxStatus.SUCCESS] * 2
+        assert child in second.diff.wiped
+        engine.commit(second)
+        assert engine.get_storage(child, 5) == 0 and engine.get_storage(child, 1) == 1
+        engine.revert_to(1)
+        assert dump(engine) == at_one
+        assert engine.get_storage(child, 5) == 7
