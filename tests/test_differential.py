@@ -122,7 +122,7 @@ def programs(draw, fork_name, max_snippets=6, min_snippets=1):
 
 
 # -- transactions -----------------------------------------------------------------------------
-VALID_KINDS = ["transfer"] * 3 + ["call"] * 6 + ["deploy"] * 3
+VALID_KINDS = ["transfer"] * 3 + ["call"] * 6 + ["deploy"] * 3 + ["blob", "set_code"]
 INVALID_KINDS = ["bad_nonce", "poor", "intrinsic", "wrong_chain", "bad_signature", "block_gas", "malformed",
                  "tip_above_max", "coded_sender", "low_fee"]
 TX_KINDS = VALID_KINDS + INVALID_KINDS
@@ -136,10 +136,11 @@ def batches(draw, fork_name):
     txs, kinds = [], []
     for _ in range(draw(st.integers(1, 10))):
         kind = draw(st.sampled_from(TX_KINDS))
-        if kind == "tip_above_max" and 2 not in types:
+        if (kind == "tip_above_max" and 2 not in types) or (kind == "blob" and 3 not in fork.allowed_tx_types) \
+                or (kind == "set_code" and 4 not in fork.allowed_tx_types):
             kind = "transfer"
         wallet = draw(st.sampled_from(FUNDED))
-        tx_type = 2 if kind == "tip_above_max" else draw(st.sampled_from(types))
+        tx_type = {"tip_above_max": 2, "blob": 3, "set_code": 4}.get(kind) or draw(st.sampled_from(types))
         fields = dict(nonce=nonces[wallet.index], tx_type=tx_type, chain_id=CHAIN_ID,
                       eip155=draw(st.booleans()) if tx_type == 0 else True)
         if kind == "call":
@@ -171,6 +172,18 @@ def batches(draw, fork_name):
             fields["gas"] = GAS_LIMIT - draw(st.sampled_from([0, 30_000]))
         elif kind == "tip_above_max":
             fields.update(max_fee=3 * txgen.GWEI, tip=4 * txgen.GWEI)
+        elif kind == "blob":
+            count, version = draw(st.sampled_from([1, 1, 2, 3, 0])), draw(st.sampled_from([b"\x01"] * 4 + [b"\x02"]))
+            fields.update(max_fee_per_blob_gas=draw(st.sampled_from([1, 10, 0])),
+                          blob_hashes=[version + bytes([i]) * 31 for i in range(count)],
+                          to=draw(st.sampled_from([FRESH] + LIBRARY)), gas=200_000)
+        elif kind == "set_code":
+            authority = draw(st.sampled_from(FUNDED))
+            nonce = nonces[authority.index] + (1 if authority == wallet else 0) + draw(st.sampled_from([0, 0, 1]))
+            auths = [txgen.authorization(authority.key, draw(st.sampled_from([CHAIN_ID, 0, CHAIN_ID + 1])),
+                                         draw(st.sampled_from(LIBRARY + [b"\x00" * 20])), nonce)]
+            fields.update(authorizations=auths if draw(st.integers(0, 9)) else [], gas=300_000,
+                          to=draw(st.sampled_from(LIBRARY + [authority.address])))
         elif kind == "low_fee":
             fields.update(gas_price=txgen.GWEI // 2, max_fee=txgen.GWEI // 2, tip=0)
         raw = txgen.sign(fork_name, wallet.key, **fields)
@@ -188,7 +201,7 @@ def batches(draw, fork_name):
         elif kind == "malformed":
             how = draw(st.sampled_from(["truncate", "append", "junk"]))
             raw = raw[:-3] if how == "truncate" else raw + b"\x00" if how == "append" else draw(st.binary(min_size=1, max_size=40))
-        elif kind in ("transfer", "call", "deploy", "block_gas", "coded_sender", "poor"):
+        elif kind in ("transfer", "call", "deploy", "block_gas", "coded_sender", "poor", "blob", "set_code"):
             # expected valid unless the state says otherwise (the comparison decides)
             nonces[wallet.index] += 1
         txs.append(raw)

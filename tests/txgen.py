@@ -31,6 +31,9 @@ def sign(
     chain_id: int = 1337,
     eip155: bool = True,
     access_list=(),
+    max_fee_per_blob_gas: int = 1,
+    blob_hashes=(),
+    authorizations=(),
 ) -> bytes:
     """EIP-2718 bytes of a signed transaction of ``tx_type`` valid in ``fork_name``."""
     fork = get_fork(fork_name)
@@ -54,6 +57,17 @@ def sign(
         unsigned = builder.new_unsigned_dynamic_fee_transaction(
             chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
             to=to, value=value, data=data, access_list=list(access_list),
+        )
+    elif tx_type == 3:
+        unsigned = builder.new_unsigned_blob_transaction(
+            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
+            to=to, value=value, data=data, access_list=list(access_list), max_fee_per_blob_gas=max_fee_per_blob_gas,
+            blob_versioned_hashes=list(blob_hashes),
+        )
+    elif tx_type == 4:
+        unsigned = builder.new_unsigned_set_code_transaction(
+            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
+            to=to, value=value, data=data, access_list=list(access_list), authorization_list=list(authorizations),
         )
     else:
         raise ValueError(f"tx type {tx_type} not supported here")
@@ -84,3 +98,11 @@ def with_signature(fork_name: str, raw: bytes, **signature) -> bytes:
     return builder.new_dynamic_fee_transaction(
         max_priority_fee_per_gas=tx.max_priority_fee_per_gas, max_fee_per_gas=tx.max_fee_per_gas, **common
     ).encode()
+
+
+def authorization(key, chain_id: int, delegate: bytes, nonce: int) -> dict:
+    """A signed EIP-7702 authorization (as py-evm's builder takes it)."""
+    from eth_hash.auto import keccak
+
+    signature = key.sign_msg_hash(keccak(b"\x05" + rlp.encode([chain_id, delegate, nonce])))
+    return dict(chain_id=chain_id, address=delegate, nonce=nonce, y_parity=signature.v, r=signature.r, s=signature.s)
