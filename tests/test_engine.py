@@ -651,3 +651,16 @@ def test_revert_restores_storage_a_block_wiped_and_recreated():
         engine.revert_to(1)
         assert dump(engine) == at_one
         assert engine.get_storage(child, 5) == 7
+
+
+def test_a_prague_block_without_its_request_contracts_is_refused_whole(backend):
+    """DECISIONS 3: a block-level failure raises a clear error, keeps the tx results, commits nothing."""
+    from hyperion import InvalidBlockError
+
+    config = ChainConfig.single_fork("prague", chain_id=CHAIN_ID)  # no system contracts in genesis
+    engine = backend.open(chain_config=config)
+    before = full_dump(engine)
+    with pytest.raises(InvalidBlockError, match="00000961ef480eb55e80d19ad83579a64c007002 has no code") as failure:
+        engine.execute(env(1), transfers(engine, 2))
+    assert [r.status for r in failure.value.result.tx_results] == [TxStatus.SUCCESS] * 2
+    assert engine.pending_blocks() == [] and full_dump(engine) == before
