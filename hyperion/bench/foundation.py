@@ -245,7 +245,9 @@ def foundation(count: int = 1000, repeats: int = 3, kinds: Sequence[str] = ("tra
                 fn()
             samples: Dict[str, List[Timing]] = {}
             for rep in range(repeats):
-                for name, fn in sides(txs):
+                order = sides(txs)
+                order = order[rep % len(order):] + order[:rep % len(order)]  # rotate: spread load drift
+                for name, fn in order:
                     gc.collect()
                     timing = fn()
                     samples.setdefault(name, []).append(timing)
