@@ -196,11 +196,120 @@ def flatdb_twins() -> Dict[str, type]:
     return twins
 
 
+# -- flatdb alone: record the calls of one execution, replay them on each twin ------------------
+FLATDB_API = (
+    "get_balance", "set_balance", "delta_balance", "get_nonce", "set_nonce", "increment_nonce", "get_code_hash",
+    "get_code", "set_code", "delete_code", "account_has_code_or_nonce", "delete_account", "account_exists",
+    "touch_account", "account_is_empty", "get_storage", "set_storage", "delete_storage", "is_address_warm",
+    "mark_address_warm", "is_storage_warm", "mark_storage_warm", "record", "commit", "discard", "lock_changes",
+    "take_write_set", "reset",
+)
+
+
+def record_flatdb_calls(genesis_dir: str, config: ChainConfig, env: BlockEnv, txs: Sequence[bytes]) -> list:
+    """Execute the batch once and return every call py-evm and the engine made on FlatAccountDB.
+
+    Events: ``(instance, method, args, kwargs, result)`` for top-level calls only (not the
+    twin's calls to itself), plus ``(None, "apply", (write-set event index,), {}, None)`` when the
+    scheduler folds a write set into the block overlay.
+    """
+    from hyperion._core import flatdb_py
+    from hyperion.state import view
+
+    events: list = []
+    state = {"depth": 0, "instances": 0, "write_sets": {}}
+    base = flatdb_py.FlatAccountDB
+
+    def traced(name):
+        original = getattr(base, name)
+
+        def method(self, *args, **kwargs):
+            top = state["depth"] == 0
+            if top:
+                position = len(events)
+                events.append([self._trace_id, name, args, kwargs, None])
+            state["depth"] += 1
+            try:
+                result = original(self, *args, **kwargs)
+            finally:
+                state["depth"] -= 1
+            if top:
+                events[position][4] = result
+                if name == "take_write_set":
+                    state["write_sets"][id(result)] = position
+            return result
+
+        return method
+
+    def __init__(self, reader, state_root=flatdb_py.BLANK_ROOT):
+        base.__init__(self, reader, state_root)
+        self._trace_id = state["instances"]
+        state["instances"] += 1
+        events.append([self._trace_id, "__init__", (), {}, None])
+
+    recording = type("RecordingFlatAccountDB", (base,), {"__init__": __init__, **{n: traced(n) for n in FLATDB_API}})
+    original_apply = view.Overlay.apply
+
+    def apply(self, write_set):
+        if state["depth"] == 0 and id(write_set) in state["write_sets"]:
+            events.append([None, "apply", (state["write_sets"][id(write_set)],), {}, None])
+        return original_apply(self, write_set)
+
+    view.Overlay.apply = apply
+    try:
+        run_hyperion(genesis_dir, config, env, txs, account_db_class=recording)
+    finally:
+        view.Overlay.apply = original_apply
+    return events
+
+
+def replay_flatdb_calls(events: list, genesis_dir: str, account_db_class: type, verify: bool = False) -> float:
+    """Replay recorded calls on ``account_db_class`` over the genesis store; CPU seconds.
+
+    ``verify`` checks every answer (and write set) against the recording instead of timing.
+    """
+    from hyperion.state.store import Store
+    from hyperion.state.view import Overlay
+    from hyperion.types import BLANK_ROOT
+
+    store = Store.open_lmdb(genesis_dir)
+    reader = store.reader()
+    try:
+        overlay = Overlay(reader)
+        instances, results, checkpoints = {}, {}, {}
+        started = time.process_time()
+        for position, (instance, name, args, kwargs, result) in enumerate(events):
+            if name == "__init__":
+                instances[instance] = account_db_class(overlay, BLANK_ROOT)
+            elif name == "apply":
+                overlay.apply(results[args[0]])
+            else:
+                if name in ("commit", "discard"):
+                    args = (checkpoints[args[0]],)
+                value = getattr(instances[instance], name)(*args, **kwargs)
+                if name == "record":
+                    checkpoints[result] = value
+                elif name == "take_write_set":
+                    results[position] = value
+                    if verify and (value.accounts, value.storage, value.wiped, value.codes) != \
+                            (result.accounts, result.storage, result.wiped, result.codes):
+                        raise AssertionError(f"replay on {account_db_class.__module__}: write set {position} differs")
+                elif verify and value != result:
+                    raise AssertionError(f"replay on {account_db_class.__module__}: call {position} ({name}) differs")
+        return time.process_time() - started
+    finally:
+        reader.close()
+        store.close()
+
+
 @dataclass
 class Report:
     count: int
     repeats: int
     rows: Dict[str, Dict[str, Timing]] = field(default_factory=dict)  # kind -> side -> timing
+    #: kind -> twin -> CPU seconds replaying the batch's FlatAccountDB calls; kind -> number of calls
+    flatdb_replay: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    flatdb_calls: Dict[str, int] = field(default_factory=dict)
 
     def ratio(self, kind: str, slow: str, fast: str, what: Callable[[Timing], float]) -> float:
         return what(self.rows[kind][slow]) / what(self.rows[kind][fast])
@@ -263,6 +372,16 @@ def foundation(count: int = 1000, repeats: int = 3, kinds: Sequence[str] = ("tra
             if len(set(included.values())) != 1 or rows["stock"].included != count:
                 raise AssertionError(f"{kind}: included transactions differ or are not all {count}: {included}")
             report.rows[kind] = rows
+            if len(classes) > 1:
+                events = record_flatdb_calls(genesis_dir, config, env, txs)
+                for cls in classes.values():  # the replay follows the recorded path exactly
+                    replay_flatdb_calls(events, genesis_dir, cls, verify=True)
+                replays: Dict[str, List[float]] = {name: [] for name in classes}
+                for _rep in range(max(repeats, 3)):
+                    for name, cls in classes.items():
+                        replays[name].append(replay_flatdb_calls(events, genesis_dir, cls))
+                report.flatdb_replay[kind] = {name: statistics.median(v) for name, v in replays.items()}
+                report.flatdb_calls[kind] = len(events)
     finally:
         shutil.rmtree(genesis_dir, ignore_errors=True)
     return report
@@ -288,8 +407,14 @@ def format_report(report: Report) -> str:
         if "hyperion[compiled]" in rows and "hyperion[python]" in rows:
             twin = report.ratio(kind, "hyperion[python]", "hyperion[compiled]", lambda t: t.execute)
             twin_e2e = report.ratio(kind, "hyperion[python]", "hyperion[compiled]", lambda t: t.end_to_end)
-            lines.append(f"{kind}: flatdb compiled vs pure-Python twin: execution phase {twin:.2f}x, "
+            lines.append(f"{kind}: flatdb compiled vs pure-Python twin inside the engine: execution phase {twin:.2f}x, "
                          f"end to end {twin_e2e:.2f}x")
+        replay = report.flatdb_replay.get(kind)
+        if replay and "compiled" in replay:
+            share = replay["compiled"] / rows["hyperion"].execute
+            lines.append(f"{kind}: flatdb alone ({report.flatdb_calls[kind]:,} recorded calls replayed, CPU time): "
+                         f"compiled {replay['compiled'] * 1000:.1f} ms, pure Python {replay['python'] * 1000:.1f} ms: "
+                         f"{replay['python'] / replay['compiled']:.2f}x (~{share:.0%} of the execution phase)")
     lines.append("")
     lines.append("phases (s): decode = decoding + sender recovery; execute = system calls + transactions "
                  "+ request calls; root = state root (Hyperion: net diff + trie; stock: persist()); summary = "
