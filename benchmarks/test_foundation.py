@@ -41,3 +41,21 @@ def test_hyperion_flatdb_twin(benchmark, setup, kind, twin):
                                 kwargs={"account_db_class": classes[twin]}, rounds=3, iterations=1)
     record(benchmark, timing)
     assert timing.state_root == setup.stock_root(kind)
+
+
+@pytest.fixture(scope="session")
+def recorded_calls(setup):
+    return {kind: F.record_flatdb_calls(setup.genesis_dir, setup.config, setup.env, setup.batches[kind])
+            for kind in KINDS}
+
+
+@pytest.mark.parametrize("twin", ["compiled", "python"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_flatdb_alone_replaying_the_batch(benchmark, setup, recorded_calls, kind, twin):
+    """The FlatAccountDB calls of executing the batch, replayed on one twin (flatdb + its reader)."""
+    classes = F.flatdb_twins()
+    if twin not in classes:
+        pytest.skip("the compiled _flatdb is not built")
+    F.replay_flatdb_calls(recorded_calls[kind], setup.genesis_dir, classes[twin], verify=True)
+    benchmark.pedantic(F.replay_flatdb_calls, args=(recorded_calls[kind], setup.genesis_dir, classes[twin]),
+                       rounds=5, iterations=1)
