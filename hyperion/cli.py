@@ -15,6 +15,7 @@ from hyperion.errors import HyperionError
 COMMAND_MODULES = (
     "hyperion.commands.demo",
     "hyperion.commands.info",
+    "hyperion.commands.bench",
 )
 
 data_dir_option = click.option(

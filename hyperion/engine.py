@@ -71,6 +71,9 @@ class _Pending:
     result: BlockResult
     update: RootUpdate
     parent: Optional["_Pending"]
+    #: the committed head the chain of pending blocks this one belongs to was executed on;
+    #: compared whole (number, root and hash): a block that changes no state keeps the root
+    base_head: Head
     children: List["_Pending"] = field(default_factory=list)
 
 
@@ -313,7 +316,7 @@ class Engine:
                     parent_number = chain[-1].result.number
                     parent_root = chain[-1].result.state_root
                     parent_hash = chain[-1].result.block_hash
-                    if chain[0].result.parent_state_root != head.state_root:
+                    if chain[0].base_head != head:
                         raise StaleParentError("the pending parent was executed on a head that is no longer current")
                 else:
                     parent_number, parent_root, parent_hash = head.number, head.state_root, head.block_hash
@@ -332,7 +335,8 @@ class Engine:
             result.stats.total_seconds = time.perf_counter() - started
             if result.block_exception is not None:
                 raise InvalidBlockError(f"block {env.number} is invalid: {result.block_exception}", result)
-            pending = _Pending(result=result, update=update, parent=parent_pending)
+            pending = _Pending(result=result, update=update, parent=parent_pending,
+                               base_head=chain[0].base_head if chain else head)
             self._pending[result.id] = pending
             if parent_pending is not None:
                 parent_pending.children.append(pending)
@@ -357,12 +361,16 @@ class Engine:
         # trie nodes by path: the pending parents' writes (newest first) over the snapshot
         node = layered_nodes(store_reader.trie_lookup(), [pending.update for pending in chain])
 
+        clock = time.perf_counter
+        t0 = clock()
         processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
+        t_prepared = clock()
         overlay = Overlay(base)
 
         pre_state = processor.new_state(overlay)
         processor.apply_pre_block(pre_state)
         pre_state._account_db.lock_changes()
+        t_pre_block = clock()
 
         intermediate_root = None
         if not fork.has_status_receipts:
@@ -388,12 +396,14 @@ class Engine:
             self._warm_up_workers(fork)  # once per fork: before any transaction of the block runs
         batch = scheduler.run(job)
         stats = batch.stats
+        t_txs = clock()
 
         results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
             batch.transactions, batch.outcomes, fork, batch.intermediate_roots
         )
         # in transaction order, from the outcomes the scheduler kept (final executions only)
         inference_records = [record for outcome in batch.outcomes for record in outcome.inference_records]
+        t_assembled = clock()
         block_exception = None
         requests: tuple = ()
         post_state = processor.new_state(overlay)
@@ -404,10 +414,12 @@ class Engine:
             block_exception = str(exc)
             post_state._account_db.reset()
 
-        root_started = time.perf_counter()
+        root_started = clock()
         diff = overlay.to_diff()
+        t_diff = clock()
         update = compute_state_root(parent_root, diff, record_before, node)
-        stats.root_seconds = time.perf_counter() - root_started
+        t_root = clock()
+        stats.root_seconds = t_root - root_started
 
         logs_bloom = int(bloom).to_bytes(256, "big")
         transactions_root = ordered_trie_root(encoded_txs)
@@ -441,6 +453,15 @@ class Engine:
             env=env,
             inference_records=inference_records,
         )
+        # where the time went (seconds); ``execution_seconds`` is the transaction loop
+        stats.extra.setdefault("prepare_seconds", 0.0)  # decoding + sender recovery (set by the scheduler)
+        stats.extra.update(
+            pre_block_seconds=t_pre_block - t_prepared,  # EIP-4788 / EIP-2935 system calls
+            post_block_seconds=root_started - t_assembled,  # withdrawals, requests, rewards
+            diff_seconds=t_diff - root_started,  # net state diff (part of root_seconds)
+            # receipts, bloom, transactions / receipts roots, header
+            summary_seconds=(t_assembled - t_txs) + (clock() - t_root),
+        )
         return result, update
 
     # -- decisions ----------------------------------------------------------------------
@@ -463,9 +484,14 @@ class Engine:
             self._dead[result.id] = "already committed"
             for child in entry.children:
                 child.parent = None
+            descendants = list(entry.children)
+            while descendants:  # they now sit on the new head
+                descendant = descendants.pop()
+                descendant.base_head = head
+                descendants.extend(descendant.children)
             # siblings built on the same parent can never commit now
             for other in list(self._pending.values()):
-                if other.parent is None and other.result.parent_state_root != head.state_root:
+                if other.parent is None and other.base_head != head:
                     self._drop(other, f"discarded: block {result.number} was committed on the same parent")
             return head
 

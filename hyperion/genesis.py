@@ -117,6 +117,8 @@ def system_contracts_alloc() -> Dict[str, Dict[str, Any]]:
 def merge_allocs(*allocs: Mapping[Any, Mapping[str, Any]]) -> Dict[Any, Mapping[str, Any]]:
     merged: Dict[Any, Mapping[str, Any]] = {}
     for alloc in allocs:
+        if not isinstance(alloc, Mapping):
+            raise GenesisError("the genesis alloc must be a mapping of address -> account")
         for address, fields in alloc.items():
             key = "0x" + parse_address(address).hex()
             merged[key] = fields

@@ -5,7 +5,7 @@ import os
 import pathlib
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -16,6 +16,12 @@ settings.register_profile(
 )
 settings.register_profile(
     "dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+# Fast triage of a failure: no shrinking, first failure only.
+settings.register_profile(
+    "debug", max_examples=25, derandomize=True, deadline=None, print_blob=True, report_multiple_bugs=False,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -370,7 +370,11 @@ cdef class FlatAccountDB:
                 base_accounts[address] = self._reader.read_account(address)
             if value != base_accounts[address]:
                 accounts[address] = value
-        cdef set wiped = set(self._wiped)
+        cdef set wiped = set()
+        for address in self._wiped:
+            # wiping an address that had no storage changes nothing: not a write
+            if self._reader.has_storage(address):
+                wiped.add(address)
         cdef dict storage = {}
         cdef dict base_storage = self._base_storage
         cdef dict changed

@@ -358,7 +358,11 @@ class FlatAccountDB:
                 base_accounts[address] = self._reader.read_account(address)
             if value != base_accounts[address]:
                 accounts[address] = value
-        wiped = set(self._wiped)
+        wiped = set()
+        for address in self._wiped:
+            # wiping an address that had no storage changes nothing: not a write
+            if self._reader.has_storage(address):
+                wiped.add(address)
         storage = {}
         base_storage = self._base_storage
         for address, slots in self._storage.items():

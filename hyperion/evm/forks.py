@@ -33,8 +33,11 @@ from eth.vm.forks import (
     TangerineWhistleVM,
 )
 
+from eth_utils.logging import get_extended_debug_logger
+
 from hyperion._core.flatdb import FlatAccountDB
 from hyperion.errors import ChainConfigError
+from hyperion.evm.quiet import quiet_overrides
 
 #: (canonical name, py-evm VM class), in activation order
 _FORK_TABLE = (
@@ -112,10 +115,13 @@ def _hyperion_state_class(vm_class):
     base_state = vm_class._state_class
     base_executor = base_state.transaction_executor_class
     executor = type(
-        f"Hyperion{base_executor.__name__}", (_RefundRecordingExecutor, base_executor), {}
+        f"Hyperion{base_executor.__name__}", (_RefundRecordingExecutor, base_executor),
+        # py-evm's methods without their eager debug formatting (see hyperion.evm.quiet)
+        quiet_overrides(base_executor),
     )
+    name = f"Hyperion{base_state.__name__}"
     return type(
-        f"Hyperion{base_state.__name__}",
+        name,
         (base_state,),
         {
             "account_db_class": FlatAccountDB,
@@ -125,6 +131,8 @@ def _hyperion_state_class(vm_class):
             "set_system_contracts": lambda self: None,
             # through the account DB, so Block-STM can keep coinbase credits as deltas
             "delta_balance": lambda self, address, delta: self._account_db.delta_balance(address, delta),
+            # py-evm's BaseState.logger is a property that looks the logger up on every use
+            "logger": get_extended_debug_logger(f"eth.vm.state.{name}"),
         },
     )
 

@@ -21,6 +21,7 @@ from eth.exceptions import Revert
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.message import Message
 from eth_bloom import BloomFilter
+from eth_hash.auto import keccak
 
 from hyperion._core import mpt
 from hyperion.evm.forks import Fork
@@ -285,22 +286,31 @@ def ordered_trie_root(values: Sequence[bytes]) -> bytes:
     return mpt.ordered_trie_root(values)
 
 
-def logs_bloom(logs: Sequence[Log]) -> BloomFilter:
-    bloom = BloomFilter()
+def bloom_bits(logs: Sequence[Log]) -> int:
+    """The 2048-bit logs bloom as an int (three 11-bit indexes from keccak of each address/topic)."""
+    bits = 0
     for entry in logs:
-        bloom.add(entry.address)
-        for topic in entry.topics:
-            bloom.add(topic)
-    return bloom
+        for item in (entry.address, *entry.topics):
+            h = keccak(item)
+            bits |= (1 << (((h[0] << 8) | h[1]) & 2047)) | (1 << (((h[2] << 8) | h[3]) & 2047)) \
+                | (1 << (((h[4] << 8) | h[5]) & 2047))
+    return bits
 
 
-def encode_receipt(tx_type: int, status_or_root: bytes, cumulative_gas: int, logs: Sequence[Log]) -> bytes:
-    bloom = logs_bloom(logs)
+def logs_bloom(logs: Sequence[Log]) -> BloomFilter:
+    return BloomFilter(bloom_bits(logs))
+
+
+def encode_receipt(tx_type: int, status_or_root: bytes, cumulative_gas: int, logs: Sequence[Log],
+                   bloom: Optional[int] = None) -> bytes:
+    """The receipt as the receipts trie holds it; ``bloom`` is :func:`bloom_bits` of ``logs`` if known."""
+    if bloom is None:
+        bloom = bloom_bits(logs)
     body = rlp.encode(
         [
             status_or_root,
             cumulative_gas,
-            int(bloom).to_bytes(256, "big"),
+            bloom.to_bytes(256, "big"),
             [[e.address, list(e.topics), e.data] for e in logs],
         ]
     )
@@ -335,7 +345,7 @@ def assemble_results(
     cumulative = 0
     blob_gas = 0
     log_index = 0
-    bloom = BloomFilter()
+    bloom = 0
     position = 0
     for p, outcome in zip(prepared, outcomes):
         if outcome.status is TxStatus.INVALID:
@@ -350,9 +360,10 @@ def assemble_results(
             status_field = b"\x01" if outcome.status is TxStatus.SUCCESS else b""
         else:
             status_field = intermediate_roots[position]
-        receipts.append(encode_receipt(p.type, status_field, cumulative, outcome.logs))
+        tx_bloom = bloom_bits(outcome.logs) if outcome.logs else 0
+        receipts.append(encode_receipt(p.type, status_field, cumulative, outcome.logs, tx_bloom))
         encoded_txs.append(p.encoded)
-        bloom |= logs_bloom(outcome.logs)
+        bloom |= tx_bloom
         results.append(
             TxResult(
                 index=p.index, status=outcome.status, tx_hash=p.hash, sender=outcome.sender or p.sender,
@@ -364,4 +375,4 @@ def assemble_results(
         )
         log_index += len(outcome.logs)
         position += 1
-    return results, encoded_txs, receipts, cumulative, blob_gas, bloom
+    return results, encoded_txs, receipts, cumulative, blob_gas, BloomFilter(bloom)

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``hyperion bench``: each issue's measurements, importable and scriptable."""

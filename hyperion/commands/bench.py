@@ -1,0 +1,63 @@
+"""``hyperion bench``: the benchmarks of each issue, one subcommand each.
+
+Other issues add a subcommand by defining a click command named ``command`` in a module listed
+in :data:`BENCH_MODULES` (or with ``@bench.command()`` here).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import click
+
+#: modules that each define ``command``, a click command added to the ``bench`` group
+BENCH_MODULES: tuple = ()
+
+
+@click.group("bench")
+def bench() -> None:
+    """Measure Hyperion against stock py-evm (each subcommand runs in this process, side by side)."""
+
+
+@bench.command("foundation")
+@click.option("--txs", "count", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Transactions per batch.")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100),
+              help="Runs per side; the table shows medians.")
+@click.option("--batch", "kinds", multiple=True, type=click.Choice(["transfer", "erc20"]),
+              help="Batches to run (default: both).")
+@click.option("--twins/--no-twins", default=True, show_default=True,
+              help="Also run Hyperion with each FlatAccountDB twin (compiled and pure Python).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the figures to this JSON file.")
+@click.option("--quiet", is_flag=True, help="No per-run progress lines.")
+def foundation(count: int, repeats: int, kinds, twins: bool, json_path, quiet: bool) -> None:
+    """Issue 2: Hyperion sequential vs stock py-evm on 1,000 transfers and 1,000 ERC-20 calls.
+
+    Same signed batch and genesis on every side, fresh state per run, identical state roots
+    asserted.  Phases: decode (+ sender recovery), execute, state root, summary (receipts and
+    roots), commit (LMDB).
+    """
+    from hyperion.bench.foundation import PHASES, foundation as run, format_report
+
+    progress = (lambda _m: None) if quiet else (lambda message: click.echo(message, err=True))
+    report = run(count=count, repeats=repeats, kinds=kinds or ("transfer", "erc20"), twins=twins,
+                 progress=progress)
+    click.echo(format_report(report))
+    if json_path:
+        data = {
+            kind: {side: {**{p: getattr(t, p) for p in PHASES}, "end_to_end": t.end_to_end,
+                          "state_root": t.state_root.hex()} for side, t in rows.items()}
+            for kind, rows in report.rows.items()
+        }
+        with open(json_path, "w") as handle:
+            json.dump({"txs": count, "repeats": repeats, "python": sys.version.split()[0], "results": data},
+                      handle, indent=1)
+
+
+for _name in BENCH_MODULES:
+    bench.add_command(importlib.import_module(_name).command)
+
+#: what hyperion.cli registers
+command = bench
