@@ -15,6 +15,7 @@ from hyperion.errors import HyperionError
 COMMAND_MODULES = (
     "hyperion.commands.demo",
     "hyperion.commands.info",
+    "hyperion.commands.serve",
 )
 
 data_dir_option = click.option(
