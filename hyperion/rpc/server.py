@@ -161,6 +161,7 @@ class RpcServer:
         self.service = ExecutionService(engine, self.config.limits, self.metrics)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self.port: Optional[int] = None
+        self.metrics_port: Optional[int] = None
         self._server: Optional[grpc.Server] = None
         self._metrics_server = None
         self._stopped = threading.Event()
@@ -215,6 +216,7 @@ class RpcServer:
             m_host, m_port = parse_host_port(config.metrics)
             try:
                 self._metrics_server, _ = start_http_server(m_port, addr=m_host, registry=self.metrics.registry)
+                self.metrics_port = self._metrics_server.server_port
             except OSError as exc:
                 server.stop(None)
                 raise ServerConfigError(f"cannot serve metrics on {config.metrics}: {exc}") from None

@@ -611,18 +611,30 @@ class ExecutionService(pb_grpc.ExecutionServicer):
         return convert.unsigned_from_pb(tx.unsigned, "transaction.unsigned", default_nonce=nonce,
                                         default_gas=gas_cap, call=True)
 
-    def _simulate_one(self, env: BlockEnv, tx, at: Optional[int]):
-        try:
-            result = self.engine.simulate(env, [tx], parent=at)
-        except Exception as exc:
-            raise map_error(exc)
-        return result.tx_results[0]
+    def _simulate_one(self, env: BlockEnv, tx, at: Optional[int], follow_head: bool = False):
+        """Run one transaction; ``follow_head``: the block number was not given, so if a
+        commit moves the head meanwhile, run on the new head instead of failing."""
+        for attempt in range(5):
+            try:
+                result = self.engine.simulate(env, [tx], parent=at)
+            except StaleParentError as exc:
+                head = self.engine.head.number
+                if not follow_head or attempt == 4 or env.number == head + 1:
+                    raise map_error(exc)
+                from dataclasses import replace
+
+                env = replace(env, number=head + 1, parent_hash=None)
+                continue
+            except Exception as exc:
+                raise map_error(exc)
+            return result.tx_results[0]
+        raise AssertionError("unreachable")
 
     def call(self, request: pb.CallRequest) -> pb.CallResponse:
         at = self._at(request.at_execution_id)
         env = self._call_env(request, at)
         tx = self._call_tx(request, at, min(env.gas_limit, self.limits.call_gas_cap))
-        r = self._simulate_one(env, tx, at)
+        r = self._simulate_one(env, tx, at, follow_head=at is None and not request.env.number)
         return pb.CallResponse(status=convert.STATUS_TO_PB[r.status], return_data=r.return_data, gas_used=r.gas_used,
                                logs=[convert.log_to_pb(e) for e in r.logs], error=r.error or "",
                                contract_address=r.contract_address or b"")
@@ -639,7 +651,8 @@ class ExecutionService(pb_grpc.ExecutionServicer):
         def run(gas: int):
             if call.remaining() <= 0:
                 raise _fail(grpc.StatusCode.DEADLINE_EXCEEDED, "EstimateGas: the deadline passed during the search")
-            return self._simulate_one(env, tx if not isinstance(tx, UnsignedTx) else _with_gas(tx, gas), at)
+            return self._simulate_one(env, tx if not isinstance(tx, UnsignedTx) else _with_gas(tx, gas), at,
+                                      follow_head=at is None and not request.env.number)
 
         first = run(cap)
         if first.status is not TxStatus.SUCCESS or not isinstance(tx, UnsignedTx):
