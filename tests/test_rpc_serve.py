@@ -182,20 +182,3 @@ def test_sigterm_with_a_batch_in_flight_then_restart(tmp_path, grace, committed)
         assert serve.terminate(signal.SIGINT) == 0
     finally:
         serve.kill()
-
-
-def test_fresh_data_dir_gets_the_default_genesis(tmp_path):
-    """As the README shows: `hyperion serve` on a fresh directory, demo wallets funded."""
-    data_dir = str(tmp_path / "fresh")
-    serve = ServeProcess(data_dir, env_vars={"HYPERION_RPC_TOKEN": "from-env"})
-    try:
-        port = serve.wait_listening()
-        with Client(f"127.0.0.1:{port}", token="from-env", timeout=60) as client:
-            info = client.get_head()
-            assert info.head.number == 0 and info.chain_id == 31337
-            assert client.get_balance(workloads.wallet(999).address) == 1000 * workloads.ETHER
-            assert client.get_code(workloads.TOKEN_ADDRESS) == workloads.token_runtime()
-        assert serve.terminate() == 0
-    finally:
-        serve.kill()
-    assert any('"genesis.created"' in line for line in serve.stderr_lines)

@@ -492,3 +492,18 @@ def test_prometheus_metrics(tmp_path):
     assert values['hyperion_rpc_requests_total{code="NOT_FOUND",method="Commit"}'] == 1
     assert values['hyperion_rpc_latency_seconds_count{method="ExecuteBatch"}'] == 2
     assert "hyperion_blockstm_aborts_total" in values and "hyperion_blockstm_reexecutions_total" in values
+
+
+def test_stop_drops_held_executions_and_refuses_new_calls(tmp_path):
+    from hyperion.rpc import Unavailable
+
+    with running_server(str(tmp_path / "data")) as (server, client):
+        held = client.execute(env(1), [transfer(ALICE, 0)])
+        committed = client.execute(env(1), [transfer(BOB, 0)], mode="commit")
+        child = client.execute(env(2), [transfer(BOB, 1)])
+        server.stop(grace=1)
+        assert server.engine.pending_blocks() == []
+        assert server.engine.head.state_root == committed.state_root
+        with pytest.raises(Unavailable):
+            client.execute(env(2), [transfer(ALICE, 0)], timeout=5)
+    assert held.id and child.id
