@@ -266,17 +266,24 @@ class Client:
                       *, mode: str = "hold", include_state_diff: bool = False, strict: bool = False,
                       expected_state_root: Optional[bytes] = None,
                       parent_is_previous: bool = False) -> pb.ExecuteBatchRequest:
-        return pb.ExecuteBatchRequest(
+        request = pb.ExecuteBatchRequest(
             parent_id=_ref(parent),
             env=convert.env_to_pb(env),
-            transactions=[tpb.Transaction(signed=bytes(tx)) if isinstance(tx, (bytes, bytearray))
-                          else convert.transaction_to_pb(tx) for tx in transactions],
             mode=MODES[mode],
             include_state_diff=include_state_diff,
             strict=strict,
             expected_state_root=expected_state_root or b"",
             parent_is_previous=parent_is_previous,
         )
+        add = request.transactions.add
+        for tx in transactions:
+            if isinstance(tx, bytes):
+                add(signed=tx)
+            elif isinstance(tx, (bytearray, memoryview)):
+                add(signed=bytes(tx))
+            else:
+                add().CopyFrom(convert.transaction_to_pb(tx))
+        return request
 
     def execute(self, env: BlockEnv, transactions: Iterable[Union[bytes, UnsignedTx]], parent: ExecutionRef = None,
                 *, mode: str = "hold", include_state_diff: bool = False, strict: bool = False,
@@ -295,9 +302,12 @@ class Client:
 
     def commit(self, execution: ExecutionRef, expected_state_root: Optional[bytes] = None,
                timeout: Optional[float] = None) -> Head:
+        """Commit a held execution; like the engine, sets ``stats.commit_seconds`` on a result."""
         response = self._call(self.stub.Commit, pb.CommitRequest(execution_id=_ref(execution),
                                                                  expected_state_root=expected_state_root or b""),
                               timeout)
+        if isinstance(execution, BlockResult) and not response.already_committed:
+            execution.stats.commit_seconds = response.commit_seconds
         return convert.head_from_pb(response.head)
 
     def discard(self, execution: ExecutionRef, timeout: Optional[float] = None) -> List[int]:

@@ -244,21 +244,34 @@ def log_to_pb(entry: Log) -> tpb.Log:
     return tpb.Log(address=entry.address, topics=entry.topics, data=entry.data)
 
 
+_STATUS_VALUE_TO_PB = {status._value_: value for status, value in STATUS_TO_PB.items()}
+_PbTxResult = tpb.TxResult
+_PbLog = tpb.Log
+
+
 def tx_result_to_pb(r: TxResult) -> tpb.TxResult:
-    msg = tpb.TxResult(
-        index=r.index, status=STATUS_TO_PB[r.status], tx_hash=r.tx_hash or b"", sender=r.sender or b"",
+    msg = _PbTxResult(
+        index=r.index, status=_STATUS_VALUE_TO_PB[r.status._value_], tx_hash=r.tx_hash or b"", sender=r.sender or b"",
         gas_used=r.gas_used, cumulative_gas_used=r.cumulative_gas_used, blob_gas_used=r.blob_gas_used,
-        logs=[tpb.Log(address=e.address, topics=e.topics, data=e.data) for e in r.logs] if r.logs else None,
         first_log_index=r.first_log_index, return_data=r.return_data, contract_address=r.contract_address or b"",
         error=r.error or "", tx_type=r.tx_type,
     )
+    if r.logs:
+        msg.logs.extend([_PbLog(address=e.address, topics=e.topics, data=e.data) for e in r.logs])
     if r.receipt_index is not None:
         msg.receipt_index = r.receipt_index
     return msg
 
 
+_new = object.__new__
+
+
 def tx_result_from_pb(msg: tpb.TxResult) -> TxResult:
-    return TxResult(
+    # Hot path of the client (one per transaction): fill the frozen dataclass directly
+    # instead of through its generated __init__, which is several times slower.
+    result = _new(TxResult)
+    logs = msg.logs
+    result.__dict__.update(
         index=msg.index,
         status=STATUS_FROM_PB.get(msg.status, TxStatus.INVALID),
         tx_hash=msg.tx_hash or None,
@@ -267,13 +280,14 @@ def tx_result_from_pb(msg: tpb.TxResult) -> TxResult:
         gas_used=msg.gas_used,
         cumulative_gas_used=msg.cumulative_gas_used,
         blob_gas_used=msg.blob_gas_used,
-        logs=tuple(Log(e.address, tuple(e.topics), e.data) for e in msg.logs),
+        logs=tuple([Log(e.address, tuple(e.topics), e.data) for e in logs]) if logs else (),
         first_log_index=msg.first_log_index,
         return_data=msg.return_data,
         contract_address=msg.contract_address or None,
         error=msg.error or None,
         tx_type=msg.tx_type,
     )
+    return result
 
 
 def diff_to_pb(diff: StateDiff) -> tpb.StateDiff:

@@ -466,7 +466,8 @@ class ExecutionService(pb_grpc.ExecutionServicer):
             if not call.is_active():
                 raise _fail(grpc.StatusCode.CANCELLED, "the call was cancelled before the commit; nothing was committed")
             head, dropped = self._commit_locked(execution_id, result)
-            return pb.CommitResponse(head=convert.head_to_pb(head), dropped_ids=dropped)
+            return pb.CommitResponse(head=convert.head_to_pb(head), dropped_ids=dropped,
+                                     commit_seconds=result.stats.commit_seconds)
         finally:
             self._writer.release()
 

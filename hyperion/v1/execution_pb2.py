@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from hyperion.v1 import types_pb2 as hyperion_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhyperion/v1/execution.proto\x12\x0bhyperion.v1\x1a\x17hyperion/v1/types.proto\"\x8b\x02\n\x13\x45xecuteBatchRequest\x12\x11\n\tparent_id\x18\x01 \x01(\x04\x12\"\n\x03\x65nv\x18\x02 \x01(\x0b\x32\x15.hyperion.v1.BlockEnv\x12.\n\x0ctransactions\x18\x03 \x03(\x0b\x32\x18.hyperion.v1.Transaction\x12(\n\x04mode\x18\x04 \x01(\x0e\x32\x1a.hyperion.v1.ExecutionMode\x12\x1a\n\x12include_state_diff\x18\x05 \x01(\x08\x12\x0e\n\x06strict\x18\x06 \x01(\x08\x12\x1a\n\x12parent_is_previous\x18\x07 \x01(\x08\x12\x1b\n\x13\x65xpected_state_root\x18\x08 \x01(\x0c\"\xcd\x04\n\x0f\x45xecutionResult\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x04\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.hyperion.v1.ExecutionState\x12\x0e\n\x06number\x18\x03 \x01(\x04\x12\x0c\n\x04\x66ork\x18\x04 \x01(\t\x12\x11\n\tparent_id\x18\x05 \x01(\x04\x12\x19\n\x11parent_state_root\x18\x06 \x01(\x0c\x12\x12\n\nstate_root\x18\x07 \x01(\x0c\x12\x19\n\x11transactions_root\x18\x08 \x01(\x0c\x12\x15\n\rreceipts_root\x18\t \x01(\x0c\x12\x12\n\nlogs_bloom\x18\n \x01(\x0c\x12\x10\n\x08gas_used\x18\x0b \x01(\x04\x12\x15\n\rblob_gas_used\x18\x0c \x01(\x04\x12\x18\n\x10withdrawals_root\x18\r \x01(\x0c\x12\x15\n\rrequests_hash\x18\x0e \x01(\x0c\x12\x10\n\x08requests\x18\x0f \x03(\x0c\x12\x12\n\nblock_hash\x18\x10 \x01(\x0c\x12)\n\ntx_results\x18\x11 \x03(\x0b\x32\x15.hyperion.v1.TxResult\x12*\n\nstate_diff\x18\x12 \x01(\x0b\x32\x16.hyperion.v1.StateDiff\x12*\n\x05stats\x18\x13 \x01(\x0b\x32\x1b.hyperion.v1.ExecutionStats\x12\x17\n\x0f\x62lock_exception\x18\x14 \x01(\t\x12\x1f\n\x04head\x18\x15 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x15\n\rexpires_in_ms\x18\x16 \x01(\x04\"B\n\rCommitRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x04\x12\x1b\n\x13\x65xpected_state_root\x18\x02 \x01(\x0c\"a\n\x0e\x43ommitResponse\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x13\n\x0b\x64ropped_ids\x18\x02 \x03(\x04\x12\x19\n\x11\x61lready_committed\x18\x03 \x01(\x08\"&\n\x0e\x44iscardRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x04\"(\n\x0f\x44iscardResponse\x12\x15\n\rdiscarded_ids\x18\x01 \x03(\x04\"\xba\x01\n\rStreamRequest\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12\x33\n\x07\x65xecute\x18\x02 \x01(\x0b\x32 .hyperion.v1.ExecuteBatchRequestH\x00\x12,\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\x1a.hyperion.v1.CommitRequestH\x00\x12.\n\x07\x64iscard\x18\x04 \x01(\x0b\x32\x1b.hyperion.v1.DiscardRequestH\x00\x42\t\n\x07request\",\n\x0bStreamError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xeb\x01\n\x0eStreamResponse\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12\x30\n\x08\x65xecuted\x18\x02 \x01(\x0b\x32\x1c.hyperion.v1.ExecutionResultH\x00\x12\x30\n\tcommitted\x18\x03 \x01(\x0b\x32\x1b.hyperion.v1.CommitResponseH\x00\x12\x31\n\tdiscarded\x18\x04 \x01(\x0b\x32\x1c.hyperion.v1.DiscardResponseH\x00\x12)\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.hyperion.v1.StreamErrorH\x00\x42\n\n\x08response\"y\n\x0b\x43\x61llRequest\x12-\n\x0btransaction\x18\x01 \x01(\x0b\x32\x18.hyperion.v1.Transaction\x12\x17\n\x0f\x61t_execution_id\x18\x02 \x01(\x04\x12\"\n\x03\x65nv\x18\x03 \x01(\x0b\x32\x15.hyperion.v1.BlockEnv\"\xa5\x01\n\x0c\x43\x61llResponse\x12%\n\x06status\x18\x01 \x01(\x0e\x32\x15.hyperion.v1.TxStatus\x12\x13\n\x0breturn_data\x18\x02 \x01(\x0c\x12\x10\n\x08gas_used\x18\x03 \x01(\x04\x12\x1e\n\x04logs\x18\x04 \x03(\x0b\x32\x10.hyperion.v1.Log\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x18\n\x10\x63ontract_address\x18\x06 \x01(\x0c\"m\n\x13\x45stimateGasResponse\x12\x0b\n\x03gas\x18\x01 \x01(\x04\x12%\n\x06status\x18\x02 \x01(\x0e\x32\x15.hyperion.v1.TxStatus\x12\x13\n\x0breturn_data\x18\x03 \x01(\x0c\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"=\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x02 \x01(\x04\"K\n\x11GetStorageRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x0c\n\x04slot\x18\x02 \x01(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x03 \x01(\x04\"#\n\x12GetStorageResponse\x12\r\n\x05value\x18\x01 \x01(\x0c\":\n\x0eGetCodeRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x02 \x01(\x04\"\x1f\n\x0fGetCodeResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x0c\"J\n\x0fGetProofRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\r\n\x05slots\x18\x02 \x03(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x03 \x01(\x04\"9\n\x0cStorageProof\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\r\n\x05proof\x18\x03 \x03(\x0c\"\xb5\x01\n\x10GetProofResponse\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x15\n\raccount_proof\x18\x02 \x03(\x0c\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\x0c\x12\x11\n\tcode_hash\x18\x04 \x01(\x0c\x12\r\n\x05nonce\x18\x05 \x01(\x04\x12\x14\n\x0cstorage_hash\x18\x06 \x01(\x0c\x12\x30\n\rstorage_proof\x18\x07 \x03(\x0b\x32\x19.hyperion.v1.StorageProof\"\x10\n\x0eGetHeadRequest\"{\n\x0fGetHeadResponse\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\x04\x12\x1a\n\x12held_execution_ids\x18\x03 \x03(\x04\x12\x19\n\x11\x63hain_config_json\x18\x04 \x01(\t\"\'\n\x0fRevertToRequest\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\"H\n\x10RevertToResponse\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x13\n\x0b\x64ropped_ids\x18\x02 \x03(\x04*`\n\rExecutionMode\x12\x17\n\x13\x45XECUTION_MODE_HOLD\x10\x00\x12\x19\n\x15\x45XECUTION_MODE_COMMIT\x10\x01\x12\x1b\n\x17\x45XECUTION_MODE_SIMULATE\x10\x02*\xa7\x01\n\x0e\x45xecutionState\x12\x1f\n\x1b\x45XECUTION_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45XECUTION_STATE_HELD\x10\x01\x12\x1d\n\x19\x45XECUTION_STATE_COMMITTED\x10\x02\x12\x1d\n\x19\x45XECUTION_STATE_SIMULATED\x10\x03\x12\x1c\n\x18\x45XECUTION_STATE_REJECTED\x10\x04\x32\xeb\x06\n\tExecution\x12N\n\x0c\x45xecuteBatch\x12 .hyperion.v1.ExecuteBatchRequest\x1a\x1c.hyperion.v1.ExecutionResult\x12\x41\n\x06\x43ommit\x12\x1a.hyperion.v1.CommitRequest\x1a\x1b.hyperion.v1.CommitResponse\x12\x44\n\x07\x44iscard\x12\x1b.hyperion.v1.DiscardRequest\x1a\x1c.hyperion.v1.DiscardResponse\x12L\n\rExecuteStream\x12\x1a.hyperion.v1.StreamRequest\x1a\x1b.hyperion.v1.StreamResponse(\x01\x30\x01\x12;\n\x04\x43\x61ll\x12\x18.hyperion.v1.CallRequest\x1a\x19.hyperion.v1.CallResponse\x12I\n\x0b\x45stimateGas\x12\x18.hyperion.v1.CallRequest\x1a .hyperion.v1.EstimateGasResponse\x12\x42\n\nGetAccount\x12\x1e.hyperion.v1.GetAccountRequest\x1a\x14.hyperion.v1.Account\x12M\n\nGetStorage\x12\x1e.hyperion.v1.GetStorageRequest\x1a\x1f.hyperion.v1.GetStorageResponse\x12\x44\n\x07GetCode\x12\x1b.hyperion.v1.GetCodeRequest\x1a\x1c.hyperion.v1.GetCodeResponse\x12G\n\x08GetProof\x12\x1c.hyperion.v1.GetProofRequest\x1a\x1d.hyperion.v1.GetProofResponse\x12\x44\n\x07GetHead\x12\x1b.hyperion.v1.GetHeadRequest\x1a\x1c.hyperion.v1.GetHeadResponse\x12G\n\x08RevertTo\x12\x1c.hyperion.v1.RevertToRequest\x1a\x1d.hyperion.v1.RevertToResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhyperion/v1/execution.proto\x12\x0bhyperion.v1\x1a\x17hyperion/v1/types.proto\"\x8b\x02\n\x13\x45xecuteBatchRequest\x12\x11\n\tparent_id\x18\x01 \x01(\x04\x12\"\n\x03\x65nv\x18\x02 \x01(\x0b\x32\x15.hyperion.v1.BlockEnv\x12.\n\x0ctransactions\x18\x03 \x03(\x0b\x32\x18.hyperion.v1.Transaction\x12(\n\x04mode\x18\x04 \x01(\x0e\x32\x1a.hyperion.v1.ExecutionMode\x12\x1a\n\x12include_state_diff\x18\x05 \x01(\x08\x12\x0e\n\x06strict\x18\x06 \x01(\x08\x12\x1a\n\x12parent_is_previous\x18\x07 \x01(\x08\x12\x1b\n\x13\x65xpected_state_root\x18\x08 \x01(\x0c\"\xcd\x04\n\x0f\x45xecutionResult\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x04\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.hyperion.v1.ExecutionState\x12\x0e\n\x06number\x18\x03 \x01(\x04\x12\x0c\n\x04\x66ork\x18\x04 \x01(\t\x12\x11\n\tparent_id\x18\x05 \x01(\x04\x12\x19\n\x11parent_state_root\x18\x06 \x01(\x0c\x12\x12\n\nstate_root\x18\x07 \x01(\x0c\x12\x19\n\x11transactions_root\x18\x08 \x01(\x0c\x12\x15\n\rreceipts_root\x18\t \x01(\x0c\x12\x12\n\nlogs_bloom\x18\n \x01(\x0c\x12\x10\n\x08gas_used\x18\x0b \x01(\x04\x12\x15\n\rblob_gas_used\x18\x0c \x01(\x04\x12\x18\n\x10withdrawals_root\x18\r \x01(\x0c\x12\x15\n\rrequests_hash\x18\x0e \x01(\x0c\x12\x10\n\x08requests\x18\x0f \x03(\x0c\x12\x12\n\nblock_hash\x18\x10 \x01(\x0c\x12)\n\ntx_results\x18\x11 \x03(\x0b\x32\x15.hyperion.v1.TxResult\x12*\n\nstate_diff\x18\x12 \x01(\x0b\x32\x16.hyperion.v1.StateDiff\x12*\n\x05stats\x18\x13 \x01(\x0b\x32\x1b.hyperion.v1.ExecutionStats\x12\x17\n\x0f\x62lock_exception\x18\x14 \x01(\t\x12\x1f\n\x04head\x18\x15 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x15\n\rexpires_in_ms\x18\x16 \x01(\x04\"B\n\rCommitRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x04\x12\x1b\n\x13\x65xpected_state_root\x18\x02 \x01(\x0c\"y\n\x0e\x43ommitResponse\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x13\n\x0b\x64ropped_ids\x18\x02 \x03(\x04\x12\x19\n\x11\x61lready_committed\x18\x03 \x01(\x08\x12\x16\n\x0e\x63ommit_seconds\x18\x04 \x01(\x01\"&\n\x0e\x44iscardRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x04\"(\n\x0f\x44iscardResponse\x12\x15\n\rdiscarded_ids\x18\x01 \x03(\x04\"\xba\x01\n\rStreamRequest\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12\x33\n\x07\x65xecute\x18\x02 \x01(\x0b\x32 .hyperion.v1.ExecuteBatchRequestH\x00\x12,\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\x1a.hyperion.v1.CommitRequestH\x00\x12.\n\x07\x64iscard\x18\x04 \x01(\x0b\x32\x1b.hyperion.v1.DiscardRequestH\x00\x42\t\n\x07request\",\n\x0bStreamError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xeb\x01\n\x0eStreamResponse\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12\x30\n\x08\x65xecuted\x18\x02 \x01(\x0b\x32\x1c.hyperion.v1.ExecutionResultH\x00\x12\x30\n\tcommitted\x18\x03 \x01(\x0b\x32\x1b.hyperion.v1.CommitResponseH\x00\x12\x31\n\tdiscarded\x18\x04 \x01(\x0b\x32\x1c.hyperion.v1.DiscardResponseH\x00\x12)\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.hyperion.v1.StreamErrorH\x00\x42\n\n\x08response\"y\n\x0b\x43\x61llRequest\x12-\n\x0btransaction\x18\x01 \x01(\x0b\x32\x18.hyperion.v1.Transaction\x12\x17\n\x0f\x61t_execution_id\x18\x02 \x01(\x04\x12\"\n\x03\x65nv\x18\x03 \x01(\x0b\x32\x15.hyperion.v1.BlockEnv\"\xa5\x01\n\x0c\x43\x61llResponse\x12%\n\x06status\x18\x01 \x01(\x0e\x32\x15.hyperion.v1.TxStatus\x12\x13\n\x0breturn_data\x18\x02 \x01(\x0c\x12\x10\n\x08gas_used\x18\x03 \x01(\x04\x12\x1e\n\x04logs\x18\x04 \x03(\x0b\x32\x10.hyperion.v1.Log\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x18\n\x10\x63ontract_address\x18\x06 \x01(\x0c\"m\n\x13\x45stimateGasResponse\x12\x0b\n\x03gas\x18\x01 \x01(\x04\x12%\n\x06status\x18\x02 \x01(\x0e\x32\x15.hyperion.v1.TxStatus\x12\x13\n\x0breturn_data\x18\x03 \x01(\x0c\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"=\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x02 \x01(\x04\"K\n\x11GetStorageRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x0c\n\x04slot\x18\x02 \x01(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x03 \x01(\x04\"#\n\x12GetStorageResponse\x12\r\n\x05value\x18\x01 \x01(\x0c\":\n\x0eGetCodeRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x02 \x01(\x04\"\x1f\n\x0fGetCodeResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x0c\"J\n\x0fGetProofRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\r\n\x05slots\x18\x02 \x03(\x0c\x12\x17\n\x0f\x61t_execution_id\x18\x03 \x01(\x04\"9\n\x0cStorageProof\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\r\n\x05proof\x18\x03 \x03(\x0c\"\xb5\x01\n\x10GetProofResponse\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x15\n\raccount_proof\x18\x02 \x03(\x0c\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\x0c\x12\x11\n\tcode_hash\x18\x04 \x01(\x0c\x12\r\n\x05nonce\x18\x05 \x01(\x04\x12\x14\n\x0cstorage_hash\x18\x06 \x01(\x0c\x12\x30\n\rstorage_proof\x18\x07 \x03(\x0b\x32\x19.hyperion.v1.StorageProof\"\x10\n\x0eGetHeadRequest\"{\n\x0fGetHeadResponse\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\x04\x12\x1a\n\x12held_execution_ids\x18\x03 \x03(\x04\x12\x19\n\x11\x63hain_config_json\x18\x04 \x01(\t\"\'\n\x0fRevertToRequest\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\"H\n\x10RevertToResponse\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.hyperion.v1.Head\x12\x13\n\x0b\x64ropped_ids\x18\x02 \x03(\x04*`\n\rExecutionMode\x12\x17\n\x13\x45XECUTION_MODE_HOLD\x10\x00\x12\x19\n\x15\x45XECUTION_MODE_COMMIT\x10\x01\x12\x1b\n\x17\x45XECUTION_MODE_SIMULATE\x10\x02*\xa7\x01\n\x0e\x45xecutionState\x12\x1f\n\x1b\x45XECUTION_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45XECUTION_STATE_HELD\x10\x01\x12\x1d\n\x19\x45XECUTION_STATE_COMMITTED\x10\x02\x12\x1d\n\x19\x45XECUTION_STATE_SIMULATED\x10\x03\x12\x1c\n\x18\x45XECUTION_STATE_REJECTED\x10\x04\x32\xeb\x06\n\tExecution\x12N\n\x0c\x45xecuteBatch\x12 .hyperion.v1.ExecuteBatchRequest\x1a\x1c.hyperion.v1.ExecutionResult\x12\x41\n\x06\x43ommit\x12\x1a.hyperion.v1.CommitRequest\x1a\x1b.hyperion.v1.CommitResponse\x12\x44\n\x07\x44iscard\x12\x1b.hyperion.v1.DiscardRequest\x1a\x1c.hyperion.v1.DiscardResponse\x12L\n\rExecuteStream\x12\x1a.hyperion.v1.StreamRequest\x1a\x1b.hyperion.v1.StreamResponse(\x01\x30\x01\x12;\n\x04\x43\x61ll\x12\x18.hyperion.v1.CallRequest\x1a\x19.hyperion.v1.CallResponse\x12I\n\x0b\x45stimateGas\x12\x18.hyperion.v1.CallRequest\x1a .hyperion.v1.EstimateGasResponse\x12\x42\n\nGetAccount\x12\x1e.hyperion.v1.GetAccountRequest\x1a\x14.hyperion.v1.Account\x12M\n\nGetStorage\x12\x1e.hyperion.v1.GetStorageRequest\x1a\x1f.hyperion.v1.GetStorageResponse\x12\x44\n\x07GetCode\x12\x1b.hyperion.v1.GetCodeRequest\x1a\x1c.hyperion.v1.GetCodeResponse\x12G\n\x08GetProof\x12\x1c.hyperion.v1.GetProofRequest\x1a\x1d.hyperion.v1.GetProofResponse\x12\x44\n\x07GetHead\x12\x1b.hyperion.v1.GetHeadRequest\x1a\x1c.hyperion.v1.GetHeadResponse\x12G\n\x08RevertTo\x12\x1c.hyperion.v1.RevertToRequest\x1a\x1d.hyperion.v1.RevertToResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hyperion.v1.execution_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXECUTIONMODE']._serialized_start=2902
-  _globals['_EXECUTIONMODE']._serialized_end=2998
-  _globals['_EXECUTIONSTATE']._serialized_start=3001
-  _globals['_EXECUTIONSTATE']._serialized_end=3168
+  _globals['_EXECUTIONMODE']._serialized_start=2926
+  _globals['_EXECUTIONMODE']._serialized_end=3022
+  _globals['_EXECUTIONSTATE']._serialized_start=3025
+  _globals['_EXECUTIONSTATE']._serialized_end=3192
   _globals['_EXECUTEBATCHREQUEST']._serialized_start=70
   _globals['_EXECUTEBATCHREQUEST']._serialized_end=337
   _globals['_EXECUTIONRESULT']._serialized_start=340
@@ -43,47 +43,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMITREQUEST']._serialized_start=931
   _globals['_COMMITREQUEST']._serialized_end=997
   _globals['_COMMITRESPONSE']._serialized_start=999
-  _globals['_COMMITRESPONSE']._serialized_end=1096
-  _globals['_DISCARDREQUEST']._serialized_start=1098
-  _globals['_DISCARDREQUEST']._serialized_end=1136
-  _globals['_DISCARDRESPONSE']._serialized_start=1138
-  _globals['_DISCARDRESPONSE']._serialized_end=1178
-  _globals['_STREAMREQUEST']._serialized_start=1181
-  _globals['_STREAMREQUEST']._serialized_end=1367
-  _globals['_STREAMERROR']._serialized_start=1369
-  _globals['_STREAMERROR']._serialized_end=1413
-  _globals['_STREAMRESPONSE']._serialized_start=1416
-  _globals['_STREAMRESPONSE']._serialized_end=1651
-  _globals['_CALLREQUEST']._serialized_start=1653
-  _globals['_CALLREQUEST']._serialized_end=1774
-  _globals['_CALLRESPONSE']._serialized_start=1777
-  _globals['_CALLRESPONSE']._serialized_end=1942
-  _globals['_ESTIMATEGASRESPONSE']._serialized_start=1944
-  _globals['_ESTIMATEGASRESPONSE']._serialized_end=2053
-  _globals['_GETACCOUNTREQUEST']._serialized_start=2055
-  _globals['_GETACCOUNTREQUEST']._serialized_end=2116
-  _globals['_GETSTORAGEREQUEST']._serialized_start=2118
-  _globals['_GETSTORAGEREQUEST']._serialized_end=2193
-  _globals['_GETSTORAGERESPONSE']._serialized_start=2195
-  _globals['_GETSTORAGERESPONSE']._serialized_end=2230
-  _globals['_GETCODEREQUEST']._serialized_start=2232
-  _globals['_GETCODEREQUEST']._serialized_end=2290
-  _globals['_GETCODERESPONSE']._serialized_start=2292
-  _globals['_GETCODERESPONSE']._serialized_end=2323
-  _globals['_GETPROOFREQUEST']._serialized_start=2325
-  _globals['_GETPROOFREQUEST']._serialized_end=2399
-  _globals['_STORAGEPROOF']._serialized_start=2401
-  _globals['_STORAGEPROOF']._serialized_end=2458
-  _globals['_GETPROOFRESPONSE']._serialized_start=2461
-  _globals['_GETPROOFRESPONSE']._serialized_end=2642
-  _globals['_GETHEADREQUEST']._serialized_start=2644
-  _globals['_GETHEADREQUEST']._serialized_end=2660
-  _globals['_GETHEADRESPONSE']._serialized_start=2662
-  _globals['_GETHEADRESPONSE']._serialized_end=2785
-  _globals['_REVERTTOREQUEST']._serialized_start=2787
-  _globals['_REVERTTOREQUEST']._serialized_end=2826
-  _globals['_REVERTTORESPONSE']._serialized_start=2828
-  _globals['_REVERTTORESPONSE']._serialized_end=2900
-  _globals['_EXECUTION']._serialized_start=3171
-  _globals['_EXECUTION']._serialized_end=4046
+  _globals['_COMMITRESPONSE']._serialized_end=1120
+  _globals['_DISCARDREQUEST']._serialized_start=1122
+  _globals['_DISCARDREQUEST']._serialized_end=1160
+  _globals['_DISCARDRESPONSE']._serialized_start=1162
+  _globals['_DISCARDRESPONSE']._serialized_end=1202
+  _globals['_STREAMREQUEST']._serialized_start=1205
+  _globals['_STREAMREQUEST']._serialized_end=1391
+  _globals['_STREAMERROR']._serialized_start=1393
+  _globals['_STREAMERROR']._serialized_end=1437
+  _globals['_STREAMRESPONSE']._serialized_start=1440
+  _globals['_STREAMRESPONSE']._serialized_end=1675
+  _globals['_CALLREQUEST']._serialized_start=1677
+  _globals['_CALLREQUEST']._serialized_end=1798
+  _globals['_CALLRESPONSE']._serialized_start=1801
+  _globals['_CALLRESPONSE']._serialized_end=1966
+  _globals['_ESTIMATEGASRESPONSE']._serialized_start=1968
+  _globals['_ESTIMATEGASRESPONSE']._serialized_end=2077
+  _globals['_GETACCOUNTREQUEST']._serialized_start=2079
+  _globals['_GETACCOUNTREQUEST']._serialized_end=2140
+  _globals['_GETSTORAGEREQUEST']._serialized_start=2142
+  _globals['_GETSTORAGEREQUEST']._serialized_end=2217
+  _globals['_GETSTORAGERESPONSE']._serialized_start=2219
+  _globals['_GETSTORAGERESPONSE']._serialized_end=2254
+  _globals['_GETCODEREQUEST']._serialized_start=2256
+  _globals['_GETCODEREQUEST']._serialized_end=2314
+  _globals['_GETCODERESPONSE']._serialized_start=2316
+  _globals['_GETCODERESPONSE']._serialized_end=2347
+  _globals['_GETPROOFREQUEST']._serialized_start=2349
+  _globals['_GETPROOFREQUEST']._serialized_end=2423
+  _globals['_STORAGEPROOF']._serialized_start=2425
+  _globals['_STORAGEPROOF']._serialized_end=2482
+  _globals['_GETPROOFRESPONSE']._serialized_start=2485
+  _globals['_GETPROOFRESPONSE']._serialized_end=2666
+  _globals['_GETHEADREQUEST']._serialized_start=2668
+  _globals['_GETHEADREQUEST']._serialized_end=2684
+  _globals['_GETHEADRESPONSE']._serialized_start=2686
+  _globals['_GETHEADRESPONSE']._serialized_end=2809
+  _globals['_REVERTTOREQUEST']._serialized_start=2811
+  _globals['_REVERTTOREQUEST']._serialized_end=2850
+  _globals['_REVERTTORESPONSE']._serialized_start=2852
+  _globals['_REVERTTORESPONSE']._serialized_end=2924
+  _globals['_EXECUTION']._serialized_start=3195
+  _globals['_EXECUTION']._serialized_end=4070
 # @@protoc_insertion_point(module_scope)

@@ -107,14 +107,16 @@ class CommitRequest(_message.Message):
     def __init__(self, execution_id: _Optional[int] = ..., expected_state_root: _Optional[bytes] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
-    __slots__ = ("head", "dropped_ids", "already_committed")
+    __slots__ = ("head", "dropped_ids", "already_committed", "commit_seconds")
     HEAD_FIELD_NUMBER: _ClassVar[int]
     DROPPED_IDS_FIELD_NUMBER: _ClassVar[int]
     ALREADY_COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     head: _types_pb2.Head
     dropped_ids: _containers.RepeatedScalarFieldContainer[int]
     already_committed: bool
-    def __init__(self, head: _Optional[_Union[_types_pb2.Head, _Mapping]] = ..., dropped_ids: _Optional[_Iterable[int]] = ..., already_committed: _Optional[bool] = ...) -> None: ...
+    commit_seconds: float
+    def __init__(self, head: _Optional[_Union[_types_pb2.Head, _Mapping]] = ..., dropped_ids: _Optional[_Iterable[int]] = ..., already_committed: _Optional[bool] = ..., commit_seconds: _Optional[float] = ...) -> None: ...
 
 class DiscardRequest(_message.Message):
     __slots__ = ("execution_id",)
