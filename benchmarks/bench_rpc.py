@@ -65,6 +65,15 @@ class Server:
         self.port = int(line.split("listening on ", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (Linux /proc)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -85,6 +94,8 @@ class Row:
     remote_server: float
     remote_exec: float
     first: str
+    local_cpu: float = float("nan")
+    remote_cpu: float = float("nan")
 
     @property
     def overhead(self) -> float:
@@ -102,35 +113,45 @@ class Bench:
     workdir: str
     rows: List[Row] = field(default_factory=list)
     next_number: int = 1
+    last_cpu: float = 0.0
 
     def run_local(self, number: int):
         txs = self.blocks[number - 1]
+        cpu = time.process_time()
         started = time.perf_counter()
         result = self.engine.execute(block_env(number), txs)
         self.engine.commit(result)
+        self.last_cpu = time.process_time() - cpu
         return time.perf_counter() - started, result
 
     def run_remote(self, number: int):
         txs = self.blocks[number - 1]
+        cpu, server_cpu = time.process_time(), self.server.cpu_seconds()
         started = time.perf_counter()
         result = self.client.execute(block_env(number), txs)
         self.client.commit(result)
-        return time.perf_counter() - started, result
+        elapsed = time.perf_counter() - started
+        self.last_cpu = time.process_time() - cpu + self.server.cpu_seconds() - server_cpu
+        return elapsed, result
 
     def run_block(self) -> Row:
         number = self.next_number
         self.next_number += 1
         if number % 2:
             local, lres = self.run_local(number)
+            local_cpu = self.last_cpu
             remote, rres = self.run_remote(number)
+            remote_cpu = self.last_cpu
         else:
             remote, rres = self.run_remote(number)
+            remote_cpu = self.last_cpu
             local, lres = self.run_local(number)
+            local_cpu = self.last_cpu
         if lres.state_root != rres.state_root:
             raise AssertionError(f"block {number}: state roots differ between in-process and gRPC")
         row = Row(number, len(self.blocks[number - 1]), local, lres.stats.total_seconds, remote,
                   rres.stats.total_seconds + rres.stats.commit_seconds, rres.stats.total_seconds,
-                  "in-process" if number % 2 else "gRPC")
+                  "local" if number % 2 else "gRPC", local_cpu, remote_cpu)
         self.rows.append(row)
         return row
 
@@ -175,6 +196,8 @@ def summary(rows: List[Row]) -> dict:
         "transport_ms": statistics.median((r.remote - r.remote_server) * 1000 for r in rows),
         "transport_share": statistics.median((r.remote - r.remote_server) / r.remote for r in rows),
         "txs": sum(r.txs for r in rows),
+        "local_cpu": sum(r.local_cpu for r in rows),
+        "remote_cpu": sum(r.remote_cpu for r in rows),
     }
 
 
@@ -188,7 +211,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 132))
     started = time.perf_counter()
     bench = setup(args.blocks, args.txs, args.scheduler)
     console.print(f"set up in {time.perf_counter() - started:.1f}s: {args.blocks} blocks of {args.txs} signed txs, "
@@ -197,12 +220,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         table = Table(title=f"ExecuteBatch + Commit, {args.txs}-tx blocks: in-process vs gRPC over loopback")
         for column in ("block", "first", "in-process s", "gRPC s", "gRPC overhead", "server engine s",
-                       "gRPC - server ms"):
+                       "gRPC - server ms", "in-process CPU s", "gRPC CPU s", "CPU overhead"):
             table.add_column(column, justify="right")
         for _ in range(args.blocks):
             r = bench.run_block()
             table.add_row(str(r.number), r.first, f"{r.local:.3f}", f"{r.remote:.3f}", f"{r.overhead:+.1%}",
-                          f"{r.remote_server:.3f}", f"{(r.remote - r.remote_server) * 1000:.1f}")
+                          f"{r.remote_server:.3f}", f"{(r.remote - r.remote_server) * 1000:.1f}",
+                          f"{r.local_cpu:.2f}", f"{r.remote_cpu:.2f}", f"{r.remote_cpu / r.local_cpu - 1:+.1%}")
         console.print(table)
         s = summary(bench.rows)
         console.print(
@@ -211,7 +235,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"(median per block {s['overhead_median']:+.1%}; goal <= +10%)")
         console.print(
             f"transport + encoding (gRPC wall time - server engine time): median {s['transport_ms']:.1f} ms per "
-            f"block = {s['transport_share']:.1%} of the gRPC time; load average now {os.getloadavg()[0]:.2f}")
+            f"block = {s['transport_share']:.1%} of the gRPC time")
+        console.print(
+            f"CPU time (less sensitive to other load): in-process {s['local_cpu']:.2f}s, gRPC client + server "
+            f"{s['remote_cpu']:.2f}s: {s['remote_cpu'] / s['local_cpu'] - 1:+.1%}; load average now "
+            f"{os.getloadavg()[0]:.2f}")
     finally:
         bench.close()
     return 0
