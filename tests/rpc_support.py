@@ -48,7 +48,7 @@ def env(number: int, base_fee: int = workloads.GWEI, **kwargs) -> BlockEnv:
 def running_server(data_dir: str, *, token: Optional[str] = None, engine: Optional[Engine] = None,
                    **options) -> Iterator[tuple]:
     """Yields (server, client) for a fresh server on 127.0.0.1:<free port>."""
-    limit_names = set(ServiceLimits.__dataclass_fields__)
+    limit_names = set(ServiceLimits.__dataclass_fields__) - {"max_message_bytes"}  # set via ServerConfig
     limits = ServiceLimits(**{k: v for k, v in options.items() if k in limit_names})
     config_options = {k: v for k, v in options.items() if k not in limit_names}
     own = engine is None

@@ -393,6 +393,12 @@ def test_oversized_batches_are_resource_exhausted(tmp_path):
         with pytest.raises(ResourceExhausted):
             client.execute(env(1), [b"\x02" + b"\x00" * (2 << 20)])
         assert client.execute(env(1), [transfer(ALICE, 0)]).state == "held"
+        # a result over the message limit (1 MiB of revert data) is refused, nothing kept
+        big_revert = UnsignedTx(sender=BOB.address, nonce=0, gas=3_000_000, to=None,
+                                data=bytes.fromhex("62100000" "6000" "fd"), max_fee_per_gas=2 * workloads.GWEI)
+        with pytest.raises(ResourceExhausted, match="--max-message-bytes"):
+            client.execute(env(1), [big_revert])
+        assert len(client.get_head().held_execution_ids) == 1
 
 
 def test_deadline_exceeded_while_waiting_for_the_writer(rpc):

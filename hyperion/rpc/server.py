@@ -158,6 +158,7 @@ class RpcServer:
         self.config.check()
         self.close_engine = close_engine
         self.metrics = Metrics()
+        self.config.limits.max_message_bytes = self.config.max_message_bytes
         self.service = ExecutionService(engine, self.config.limits, self.metrics)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self.port: Optional[int] = None

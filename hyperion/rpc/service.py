@@ -72,6 +72,8 @@ class ServiceLimits:
     hold_timeout: float = 60.0
     #: server-side deadline of a call that brings none (and cap on the ones that do)
     call_timeout: float = 300.0
+    #: largest response (the server's --max-message-bytes); a bigger result is refused
+    max_message_bytes: int = 64 * 1024 * 1024
 
 
 class RpcFailure(Exception):
@@ -365,7 +367,16 @@ class ExecutionService(pb_grpc.ExecutionServicer):
             self.metrics.executed(result, MODE_NAMES[mode])
             if stream is not None:
                 stream.previous_id = result.id
-            head = None
+            msg = convert.result_to_pb(result, include_diff=request.include_state_diff)
+            size = msg.ByteSize()
+            if size > self.limits.max_message_bytes - 4096:
+                self.engine.discard(result)
+                self.metrics.discarded(1, "oversized")
+                raise _fail(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"the result of block {env.number} would be {size} bytes, over the server's message limit "
+                            f"of {self.limits.max_message_bytes} (--max-message-bytes)"
+                            + ("; ask without include_state_diff" if request.include_state_diff else "")
+                            + "; nothing was kept")
             if mode == pb.EXECUTION_MODE_COMMIT:
                 if expected_root is not None and expected_root != result.state_root:
                     self.engine.discard(result)
@@ -377,14 +388,13 @@ class ExecutionService(pb_grpc.ExecutionServicer):
                 except RpcFailure:
                     self.engine.discard(result)
                     raise
-                msg = convert.result_to_pb(result, include_diff=request.include_state_diff)
+                msg.stats.commit_seconds = result.stats.commit_seconds
                 msg.state = pb.EXECUTION_STATE_COMMITTED
                 msg.head.CopyFrom(convert.head_to_pb(head))
             else:
                 with self._state:
                     self._held[result.id] = _Held(result, time.monotonic() + self.limits.hold_timeout)
                     self.metrics.held.set(len(self._held))
-                msg = convert.result_to_pb(result, include_diff=request.include_state_diff)
                 msg.state = pb.EXECUTION_STATE_HELD
                 msg.expires_in_ms = int(self.limits.hold_timeout * 1000)
             msg.execution_id = result.id
