@@ -2,7 +2,7 @@
 the same blocks executed and committed in-process, side by side in one run.
 
     python benchmarks/bench_rpc.py [--blocks 6] [--txs 1000] [--scheduler sequential]
-    python -m pytest benchmarks/bench_rpc.py            # the pytest-benchmark version
+    python -m pytest benchmarks/test_bench_rpc.py       # the pytest-benchmark version
 
 Both sides start from the same genesis (the demo's: 1,000 wallets and the ERC-20 token)
 on their own LMDB data directory and get byte-identical signed batches (half ETH
@@ -243,37 +243,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         bench.close()
     return 0
-
-
-# -- pytest-benchmark ------------------------------------------------------------------------
-try:
-    import pytest
-except ImportError:  # pragma: no cover - the script needs no pytest
-    pytest = None
-
-if pytest is not None:
-    BENCH_BLOCKS = int(os.environ.get("HYPERION_BENCH_BLOCKS", "4"))
-
-    @pytest.fixture(scope="module")
-    def bench():
-        b = setup(BENCH_BLOCKS, 1000)
-        yield b
-        b.close()
-
-    def _rounds(benchmark, run) -> None:
-        """Blocks 1..N in order (each round is the next block of that side's chain)."""
-        numbers = iter(range(1, BENCH_BLOCKS + 1))
-        benchmark.pedantic(run, setup=lambda: ((next(numbers),), {}), rounds=BENCH_BLOCKS, iterations=1)
-
-    @pytest.mark.benchmark(group="execute+commit 1,000 txs")
-    def test_in_process(benchmark, bench):
-        _rounds(benchmark, bench.run_local)
-
-    @pytest.mark.benchmark(group="execute+commit 1,000 txs")
-    def test_grpc_loopback(benchmark, bench):
-        _rounds(benchmark, bench.run_remote)
-        roots = bench.engine.head.state_root, bench.client.head.state_root
-        assert roots[0] == roots[1], "in-process and gRPC chains differ"
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 
 from hyperion import ChainConfig, Engine, UnknownBlockError, UnsignedTx, workloads
 
-from rpc_support import env, small_alloc
+from tests.rpc_support import env, small_alloc
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 from hyperion import TxStatus, workloads
 from hyperion.rpc import Client
 
-from rpc_support import SUM_CONTRACT, env, running_server
+from tests.rpc_support import SUM_CONTRACT, env, running_server
 
 ALICE, BOB = workloads.wallet(0), workloads.wallet(1)
 PER_BLOCK = 5

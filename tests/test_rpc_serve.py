@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hyperion import Engine, TxStatus, workloads
 from hyperion.rpc import Client, RpcError, RpcServer, ServerConfig, ServerConfigError, Unavailable
 
-from rpc_support import ACCOUNTS, ServeProcess, env, new_engine, small_alloc
+from tests.rpc_support import ACCOUNTS, ServeProcess, env, new_engine, small_alloc
 
 ALICE, BOB = workloads.wallet(0), workloads.wallet(1)
 

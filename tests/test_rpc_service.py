@@ -22,7 +22,7 @@ from hyperion.rpc import (
 from hyperion.v1 import execution_pb2 as pb
 from hyperion.v1 import types_pb2 as tpb
 
-from rpc_support import ACCOUNTS, env, running_server
+from tests.rpc_support import ACCOUNTS, env, running_server
 
 ALICE, BOB, CAROL = workloads.wallet(0), workloads.wallet(1), workloads.wallet(2)
 

@@ -144,6 +144,16 @@ def command(data_dir, listen, scheduler, workers, genesis_path, tls_cert, tls_ke
             logs.log_event(log, logging.WARNING, "genesis.ignored", data_dir=data_dir, head=engine.head.number,
                            reason="the data directory already holds a chain")
         server = RpcServer(engine, config, close_engine=True)
+        # Block-STM workers start with SIGINT ignored, which they inherit (a blocked mask
+        # would not survive: multiprocessing's resource tracker unblocks it).  Ctrl-C in a
+        # terminal signals the whole process group, and the server, not the workers,
+        # decides when they stop.  SIGTERM still works meanwhile.
+        if scheduler != "sequential":
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                engine.warm_up()
+            finally:
+                signal.signal(signal.SIGINT, on_signal)
         port = server.start()
     except BaseException:
         engine.close()

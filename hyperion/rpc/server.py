@@ -176,9 +176,8 @@ class RpcServer:
     def start(self) -> int:
         """Bind, start serving, return the bound port (``--listen HOST:0`` picks a free one)."""
         config = self.config
-        starter = getattr(self.engine.scheduler, "start", None)
-        if callable(starter):  # a parallel scheduler with lazily started workers
-            starter()
+        # the parallel scheduler's worker processes, before any gRPC object exists
+        warm_seconds = self.engine.warm_up()
         interceptors = [TokenAuthInterceptor(config.token, self.metrics)] if config.token else []
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -230,6 +229,7 @@ class RpcServer:
         log_event(log, logging.INFO, "server.started", listen=self.address, tls=config.tls,
                   client_certs=bool(config.tls_client_ca), auth=bool(config.token), data_dir=self.engine.store.path,
                   head=head.number, scheduler=getattr(self.engine.scheduler, "name", "?"),
+                  workers=getattr(self.engine.scheduler, "workers", 1), warm_up_seconds=warm_seconds,
                   metrics=config.metrics or None, hold_timeout=config.limits.hold_timeout)
         return bound
 
