@@ -71,11 +71,11 @@ def running_server(data_dir: str, *, token: Optional[str] = None, engine: Option
 class ServeProcess:
     """``hyperion serve`` in a subprocess; stderr (JSON logs) collected by a thread."""
 
-    def __init__(self, data_dir: str, *args: str, env_vars: Optional[dict] = None) -> None:
+    def __init__(self, data_dir: str, *args: str, env_vars: Optional[dict] = None, new_session: bool = False) -> None:
         cmd = [sys.executable, "-c", "from hyperion.cli import main; main()", "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
                "--log-format", "json", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, **(env_vars or {})))
+                                     env=dict(os.environ, **(env_vars or {})), start_new_session=new_session)
         self.stderr_lines: List[str] = []
         self.stdout_lines: List[str] = []
         self._cond = threading.Condition()
@@ -120,6 +120,7 @@ class ServeProcess:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
+        """Last resort cleanup: the server (and, in its own session, its workers)."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)

@@ -182,3 +182,31 @@ def test_sigterm_with_a_batch_in_flight_then_restart(tmp_path, grace, committed)
         assert serve.terminate(signal.SIGINT) == 0
     finally:
         serve.kill()
+
+
+def test_blockstm_workers_survive_ctrl_c_while_the_server_drains(tmp_path):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: the Block-STM workers
+    must not die of it; the server drains, the in-flight block runs to its end on them."""
+    serve = ServeProcess(str(tmp_path / "data"), "--genesis", _write_genesis(tmp_path), "--scheduler", "blockstm",
+                         "--workers", "2", new_session=True)
+    try:
+        port = serve.wait_listening()
+        with Client(f"127.0.0.1:{port}", timeout=300) as client:
+            nonces = {}
+            batch = workloads.transfer_batch(100, ACCOUNTS, nonces) + workloads.erc20_batch(100, ACCOUNTS, nonces)
+            outcome = {}
+            thread = threading.Thread(target=lambda: outcome.update(r=client.execute(env(1), batch, mode="commit")))
+            thread.start()
+            serve.wait_for(lambda l: '"execute.start"' in l, serve.stderr_lines, 120, "execute.start")
+            os.killpg(serve.proc.pid, signal.SIGINT)
+            thread.join(300)
+        assert serve.proc.wait(180) == 0
+    finally:
+        if serve.proc.poll() is None:
+            os.killpg(serve.proc.pid, signal.SIGKILL)
+        serve.kill()
+    result = outcome["r"]
+    assert result.state == "committed" and result.stats.scheduler == "blockstm"
+    assert "KeyboardInterrupt" not in (result.stats.fallback or ""), result.stats.fallback
+    assert result.stats.worker_restarts == 0
+    assert not any("KeyboardInterrupt" in line for line in serve.stderr_lines)
