@@ -9,8 +9,9 @@ on their own LMDB data directory and get byte-identical signed batches (half ETH
 transfers, half ERC-20 ``transfer``; senders recovered from the signatures on both sides,
 DECISIONS 10).  The server is a real ``hyperion serve`` subprocess on 127.0.0.1; the
 client calls ExecuteBatch (HOLD) and then Commit — two round trips per block.  Blocks
-alternate which side runs first, so load from other processes hits both alike.  Every
-block's state root must agree.
+alternate which side runs first, so load from other processes hits both alike, and both
+processes are warmed up alike first (block 1 simulated once).  Every block's state root
+must agree.
 
 Columns: in-process = ``engine.execute`` + ``engine.commit``; gRPC = the two calls as the
 client sees them; server = the engine time inside the server (execute + commit), so
@@ -176,6 +177,9 @@ def setup(blocks: int, txs: int, scheduler: str = "sequential") -> Bench:
         client.wait_ready(60)
         if client.head.state_root != engine.head.state_root:
             raise AssertionError("the two genesis states differ")
+        # warm both processes alike (lazy imports, py-evm caches): simulate block 1 once
+        engine.simulate(block_env(1), batches[0])
+        client.simulate(block_env(1), batches[0])
         return Bench(batches, engine, client, server, workdir)
     except BaseException:
         if server is not None:
