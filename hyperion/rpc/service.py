@@ -189,7 +189,7 @@ class ExecutionService(pb_grpc.ExecutionServicer):
                     dropped += self.engine.discard(execution_id)
                 except UnknownBlockError:
                     pass
-            self._forget(dropped, "dropped: the server shut down")
+            self._forget(dropped, "was dropped: the server shut down")
             self.metrics.discarded(len(dropped), "shutdown")
             if dropped:
                 log_event(log, logging.INFO, "shutdown.dropped_held", execution_ids=sorted(dropped))
