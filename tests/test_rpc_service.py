@@ -281,14 +281,31 @@ def test_call_at_a_held_execution(rpc):
     assert int.from_bytes(client.call(balance_of, at=held).return_data, "big") == 0
 
 
-def test_get_proof_is_unimplemented_without_engine_support(rpc):
+def test_get_proof_verifies_against_the_state_root(rpc):
     server, client = rpc
-    if hasattr(server.engine, "get_proof"):
-        proof = client.get_proof(ALICE.address, [0])
-        assert proof.account_proof
-    else:
+    if not hasattr(server.engine, "get_proof"):
         with pytest.raises(Unimplemented, match="Engine.get_proof"):
             client.get_proof(ALICE.address, [0])
+        return
+    import rlp
+    from eth_hash.auto import keccak
+    from trie import HexaryTrie
+
+    held = client.execute(env(1), [transfer(ALICE, 0)])
+    slot = workloads.token_balance_slot(ALICE.address)
+    for at, root in ((None, client.head.state_root), (held, held.state_root)):
+        proof = client.get_proof(workloads.TOKEN_ADDRESS, [slot], at=at)
+        assert proof.state_root == root
+        nodes = lambda raw: [rlp.decode(node) for node in raw]  # noqa: E731  (py-trie takes decoded nodes)
+        account = HexaryTrie.get_from_proof(root, keccak(workloads.TOKEN_ADDRESS), nodes(proof.account_proof))
+        nonce, balance, storage_root, code_hash = rlp.decode(account)
+        assert storage_root == proof.storage_hash and code_hash == proof.code_hash
+        entry = proof.storage_proof[0]
+        assert int.from_bytes(entry.key, "big") == slot and int.from_bytes(entry.value, "big") == 10**24
+        value = HexaryTrie.get_from_proof(storage_root, keccak(entry.key), nodes(entry.proof))
+        assert rlp.decode(value) == (10**24).to_bytes(10, "big")
+    alice = client.get_proof(ALICE.address, at=held)
+    assert int.from_bytes(alice.balance, "big") == client.get_balance(ALICE.address, at=held) and alice.nonce == 1
 
 
 def test_get_proof_is_wired_to_engine_get_proof(rpc):

@@ -424,6 +424,7 @@ def proof_to_pb(proof: Any, address_: bytes) -> pb.GetProofResponse:
         code_hash=_as_bytes(_pick(proof, "code_hash", "codeHash")),
         nonce=_as_int(_pick(proof, "nonce", default=0)),
         storage_hash=_as_bytes(_pick(proof, "storage_hash", "storageHash", "storage_root")),
+        state_root=_as_bytes(_pick(proof, "state_root", "stateRoot")),
     )
     for entry in _pick(proof, "storage_proof", "storageProof", default=()):
         key = _pick(entry, "key", "slot", default=0)

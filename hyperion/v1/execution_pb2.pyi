@@ -261,7 +261,7 @@ class StorageProof(_message.Message):
     def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class GetProofResponse(_message.Message):
-    __slots__ = ("address", "account_proof", "balance", "code_hash", "nonce", "storage_hash", "storage_proof")
+    __slots__ = ("address", "account_proof", "balance", "code_hash", "nonce", "storage_hash", "storage_proof", "state_root")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_PROOF_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +269,7 @@ class GetProofResponse(_message.Message):
     NONCE_FIELD_NUMBER: _ClassVar[int]
     STORAGE_HASH_FIELD_NUMBER: _ClassVar[int]
     STORAGE_PROOF_FIELD_NUMBER: _ClassVar[int]
+    STATE_ROOT_FIELD_NUMBER: _ClassVar[int]
     address: bytes
     account_proof: _containers.RepeatedScalarFieldContainer[bytes]
     balance: bytes
@@ -276,7 +277,8 @@ class GetProofResponse(_message.Message):
     nonce: int
     storage_hash: bytes
     storage_proof: _containers.RepeatedCompositeFieldContainer[StorageProof]
-    def __init__(self, address: _Optional[bytes] = ..., account_proof: _Optional[_Iterable[bytes]] = ..., balance: _Optional[bytes] = ..., code_hash: _Optional[bytes] = ..., nonce: _Optional[int] = ..., storage_hash: _Optional[bytes] = ..., storage_proof: _Optional[_Iterable[_Union[StorageProof, _Mapping]]] = ...) -> None: ...
+    state_root: bytes
+    def __init__(self, address: _Optional[bytes] = ..., account_proof: _Optional[_Iterable[bytes]] = ..., balance: _Optional[bytes] = ..., code_hash: _Optional[bytes] = ..., nonce: _Optional[int] = ..., storage_hash: _Optional[bytes] = ..., storage_proof: _Optional[_Iterable[_Union[StorageProof, _Mapping]]] = ..., state_root: _Optional[bytes] = ...) -> None: ...
 
 class GetHeadRequest(_message.Message):
     __slots__ = ()
