@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "hyperion.commands.demo",
     "hyperion.commands.info",
     "hyperion.commands.bench",
+    "hyperion.commands.serve",
 )
 
 data_dir_option = click.option(

@@ -309,23 +309,7 @@ class Engine:
             chain = self._chain(parent_pending)
             store_reader = self.store.reader()
             try:
-                head = store_reader.head()
-                if head.number < 0:
-                    raise GenesisError(f"{self.store.path} has no genesis: call init_genesis first")
-                if chain:
-                    parent_number = chain[-1].result.number
-                    parent_root = chain[-1].result.state_root
-                    parent_hash = chain[-1].result.block_hash
-                    if chain[0].base_head != head:
-                        raise StaleParentError("the pending parent was executed on a head that is no longer current")
-                else:
-                    parent_number, parent_root, parent_hash = head.number, head.state_root, head.block_hash
-                if env.number != parent_number + 1:
-                    raise StaleParentError(
-                        f"block number {env.number} does not follow its parent (block {parent_number})"
-                    )
-                if env.parent_hash is None and parent_hash is not None:
-                    env = _replace_env(env, parent_hash=parent_hash)
+                env, parent_root, head = self._check_parent(env, chain, store_reader)
                 result, update = self._execute_on(
                     config, env, transactions, chain, store_reader, parent_root, strict, scheduler
                 )
@@ -341,6 +325,61 @@ class Engine:
             if parent_pending is not None:
                 parent_pending.children.append(pending)
             return result
+
+    def _check_parent(self, env: BlockEnv, chain: Sequence[_Pending], store_reader):
+        """Check that ``env`` follows its parent; -> (env with parent_hash, parent root, head)."""
+        head = store_reader.head()
+        if head.number < 0:
+            raise GenesisError(f"{self.store.path} has no genesis: call init_genesis first")
+        if chain:
+            parent_number = chain[-1].result.number
+            parent_root = chain[-1].result.state_root
+            parent_hash = chain[-1].result.block_hash
+            if chain[0].base_head != head:
+                raise StaleParentError("the pending parent was executed on a head that is no longer current")
+        else:
+            parent_number, parent_root, parent_hash = head.number, head.state_root, head.block_hash
+        if env.number != parent_number + 1:
+            raise StaleParentError(
+                f"block number {env.number} does not follow its parent (block {parent_number})"
+            )
+        if env.parent_hash is None and parent_hash is not None:
+            env = _replace_env(env, parent_hash=parent_hash)
+        return env, parent_root, head
+
+    def simulate(
+        self,
+        env: BlockEnv,
+        transactions: Sequence[TxInput],
+        parent: BlockRef = None,
+        *,
+        strict: bool = False,
+    ) -> BlockResult:
+        """Execute a block like :meth:`execute` but keep nothing: for calls, gas estimates
+        and dry runs.
+
+        The result is complete (receipts, roots, diff) but is not a pending block: it can
+        be neither committed nor used as a parent (its ``id`` resolves to nothing).  A
+        block-level failure is returned in ``block_exception`` instead of raised.  Only
+        resolving ``parent`` takes the writer lock; the execution itself runs on the
+        sequential scheduler over a store snapshot plus the pending parents' diffs, so a
+        simulation never waits for, nor disturbs, a running ``execute``.
+        """
+        started = time.perf_counter()
+        with self._lock:
+            config = self.chain_config
+            parent_pending = self._resolve(parent)
+            chain = self._chain(parent_pending)
+            store_reader = self.store.reader()
+        try:
+            env, parent_root, head = self._check_parent(env, chain, store_reader)
+            result, _ = self._execute_on(config, env, transactions, chain, store_reader, parent_root, strict,
+                                         "sequential")
+        finally:
+            store_reader.close()
+        result.parent_id = parent_pending.result.id if parent_pending else None
+        result.stats.total_seconds = time.perf_counter() - started
+        return result
 
     def _execute_on(self, config, env, transactions, chain, store_reader, parent_root, strict, scheduler_name):
         fork = config.fork_at(env.number, env.timestamp)
@@ -525,9 +564,12 @@ class Engine:
 
     # -- reads --------------------------------------------------------------------------
     def _read(self, at: BlockRef, fn):
-        with self._lock:
-            chain = self._chain(self._resolve(at))
-            reader = self.store.reader()
+        # No writer lock: a read must not wait for a running execute.  Resolving the
+        # pending chain is a dict lookup plus parent pointers (atomic under the GIL), and
+        # the snapshot is opened after it: if a block of the chain commits in between, its
+        # diff is applied twice, which is harmless (diffs hold absolute values).
+        chain = self._chain(self._resolve(at))
+        reader = self.store.reader()
         try:
             return fn(self._reader_for(chain, reader))
         finally:
