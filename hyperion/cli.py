@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from hyperion.engine import DEFAULT_DATA_DIR
 from hyperion.errors import HyperionError
 
 #: command modules; each defines ``command`` (a click command)
@@ -17,24 +16,6 @@ COMMAND_MODULES = (
     "hyperion.commands.info",
     "hyperion.commands.bench",
     "hyperion.commands.serve",
-)
-
-data_dir_option = click.option(
-    "--data-dir",
-    default=DEFAULT_DATA_DIR,
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Data directory of the LMDB state store (created if missing).",
-)
-scheduler_option = click.option(
-    "--scheduler",
-    type=click.Choice(["sequential", "blockstm"]),
-    default="sequential",
-    show_default=True,
-    help="How transactions are executed.",
-)
-workers_option = click.option(
-    "--workers", type=click.IntRange(1, 256), default=None, help="Worker processes for blockstm (default: cores)."
 )
 
 

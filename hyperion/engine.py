@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import OrderedDict
 import threading
 import time
 from dataclasses import dataclass, field
@@ -111,7 +112,8 @@ class Engine:
         self._sequential = make_scheduler("sequential")
         self._lock = threading.RLock()
         self._pending: Dict[int, _Pending] = {}
-        self._dead: Dict[int, str] = {}
+        # why recent pending ids are gone (bounded: a server runs for months)
+        self._dead: "OrderedDict[int, str]" = OrderedDict()
         self._ids = itertools.count(1)
         #: seconds spent warming up each enabled precompile set (kernels compiled or
         #: loaded from cache) when this engine started -- never in the middle of a block
@@ -520,7 +522,7 @@ class Engine:
             )
             result.stats.commit_seconds = time.perf_counter() - started
             del self._pending[result.id]
-            self._dead[result.id] = "already committed"
+            self._forget(result.id, "already committed")
             for child in entry.children:
                 child.parent = None
             descendants = list(entry.children)
@@ -540,6 +542,14 @@ class Engine:
             entry = self._resolve(pending)
             return self._drop(entry, "discarded")
 
+    #: how many dropped ids keep their reason for later error messages
+    DEAD_IDS_KEPT = 4096
+
+    def _forget(self, block_id: int, reason: str) -> None:
+        self._dead[block_id] = reason
+        while len(self._dead) > self.DEAD_IDS_KEPT:
+            self._dead.popitem(last=False)
+
     def _drop(self, entry: _Pending, reason: str) -> List[int]:
         dropped = []
         stack = [entry]
@@ -547,7 +557,7 @@ class Engine:
             item = stack.pop()
             if item.result.id in self._pending:
                 del self._pending[item.result.id]
-                self._dead[item.result.id] = reason if item is entry else f"{reason} (an ancestor was dropped)"
+                self._forget(item.result.id, reason if item is entry else f"{reason} (an ancestor was dropped)")
                 dropped.append(item.result.id)
             stack.extend(item.children)
         if entry.parent is not None and entry in entry.parent.children:

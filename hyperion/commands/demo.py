@@ -9,7 +9,7 @@ from rich.table import Table
 
 from hyperion import _core
 from hyperion.chain import ChainConfig
-from hyperion.cli import data_dir_option, scheduler_option, workers_option
+from hyperion.commands.options import data_dir_option, scheduler_option, workers_option
 from hyperion.engine import Engine
 from hyperion import workloads
 from hyperion.types import BlockEnv, TxStatus

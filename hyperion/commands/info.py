@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperion import _core
-from hyperion.cli import data_dir_option
+from hyperion.commands.options import data_dir_option
 from hyperion.engine import Engine
 
 

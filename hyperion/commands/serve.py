@@ -22,7 +22,7 @@ import time
 import click
 
 from hyperion.chain import ChainConfig
-from hyperion.cli import data_dir_option, scheduler_option, workers_option
+from hyperion.commands.options import data_dir_option, scheduler_option, workers_option
 from hyperion.engine import Engine
 
 GENESIS_TIME = 1_700_000_000
@@ -144,16 +144,9 @@ def command(data_dir, listen, scheduler, workers, genesis_path, tls_cert, tls_ke
             logs.log_event(log, logging.WARNING, "genesis.ignored", data_dir=data_dir, head=engine.head.number,
                            reason="the data directory already holds a chain")
         server = RpcServer(engine, config, close_engine=True)
-        # Block-STM workers start with SIGINT ignored, which they inherit (a blocked mask
-        # would not survive: multiprocessing's resource tracker unblocks it).  Ctrl-C in a
-        # terminal signals the whole process group, and the server, not the workers,
-        # decides when they stop.  SIGTERM still works meanwhile.
-        if scheduler != "sequential":
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                engine.warm_up()
-            finally:
-                signal.signal(signal.SIGINT, on_signal)
+        # Block-STM workers run in their own session, so a terminal's Ctrl-C reaches only
+        # the server, which decides when they stop.
+        engine.warm_up()
         port = server.start()
     except BaseException:
         engine.close()

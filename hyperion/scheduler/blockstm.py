@@ -151,7 +151,9 @@ class ParallelScheduler:
             sys.executable, "-m", "hyperion.scheduler.worker", str(child.fileno()), self._segment.name,
             str(self.capacity), str(self.dep_capacity), str(self.log_bytes), self._lock_path, str(index),
         ]
-        process = subprocess.Popen(args, pass_fds=[child.fileno()], env=env, close_fds=True)
+        # own session: Ctrl-C in a terminal signals the foreground process group, and it is
+        # the coordinator's to handle; a worker stops when told or when its socket closes
+        process = subprocess.Popen(args, pass_fds=[child.fileno()], env=env, close_fds=True, start_new_session=True)
         child.close()
         return _Worker(index=index, process=process, conn=connection.Connection(parent.detach()))
 
