@@ -32,6 +32,10 @@ from hyperion.types import (
     Withdrawal,
 )
 
+from hyperion._core import hashing as _hashing
+
+_hashing.install()  # compiled keccak for py-evm and everything else (see _core/hashing.py)
+
 __version__ = "0.1.0"
 
 __all__ = [
