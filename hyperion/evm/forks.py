@@ -10,8 +10,10 @@ the authority, DECISIONS 1).  Transaction validity is Hyperion's own
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Dict, Optional, Tuple, Type
+
+from eth.precompiles.modexp import _compute_modexp_gas_fee_eip_198, extract_lengths
 
 from eth.vm.forks import (
     ArrowGlacierVM,
@@ -108,11 +110,57 @@ class _RefundRecordingExecutor:
         return refund
 
 
+MODEXP_ADDRESS = (5).to_bytes(20, "big")
+
+
+def _read_padded(data: bytes, start: int, size: int) -> bytes:
+    return data[start:start + size].ljust(size, b"\x00")
+
+
+def spec_modexp(computation, gas_calculator=_compute_modexp_gas_fee_eip_198):
+    """EIP-198 MODEXP as the execution specs define it.
+
+    py-evm 0.12.1b1 returns 0 whenever the base is empty (``base_length == 0``), but
+    ``0 ** 0 % m`` is ``1 % m``: an empty base with an empty or zero exponent must return 1
+    (for ``m > 1``).  Gas is py-evm's own calculator (EIP-198 or EIP-2565) for the fork.
+    """
+    data = computation.msg.data_as_bytes
+    computation.consume_gas(gas_calculator(data), reason="MODEXP Precompile")
+    base_length, exponent_length, modulus_length = extract_lengths(data)
+    if base_length == 0 and modulus_length == 0:
+        computation.output = b""
+        return computation
+    exponent_start = 96 + base_length
+    base = int.from_bytes(_read_padded(data, 96, base_length), "big")
+    exponent = int.from_bytes(_read_padded(data, exponent_start, exponent_length), "big")
+    modulus = int.from_bytes(_read_padded(data, exponent_start + exponent_length, modulus_length), "big")
+    if modulus == 0:
+        computation.output = b"\x00" * modulus_length
+    else:
+        computation.output = pow(base, exponent, modulus).to_bytes(modulus_length, "big")
+    return computation
+
+
+def _spec_precompiles(computation_class) -> dict:
+    """The fork's precompiles with the execution-specs fixes applied."""
+    precompiles = dict(computation_class._precompiles or {})
+    if MODEXP_ADDRESS in precompiles:
+        stock = precompiles[MODEXP_ADDRESS]
+        calculator = getattr(stock, "keywords", {}).get("gas_calculator", _compute_modexp_gas_fee_eip_198)
+        precompiles[MODEXP_ADDRESS] = partial(spec_modexp, gas_calculator=calculator)
+    return precompiles
+
+
 def _hyperion_state_class(vm_class):
     base_state = vm_class._state_class
     base_executor = base_state.transaction_executor_class
     executor = type(
         f"Hyperion{base_executor.__name__}", (_RefundRecordingExecutor, base_executor), {}
+    )
+    base_computation = base_state.computation_class
+    computation = type(
+        f"Hyperion{base_computation.__name__}", (base_computation,),
+        {"_precompiles": _spec_precompiles(base_computation)},
     )
     return type(
         f"Hyperion{base_state.__name__}",
@@ -120,6 +168,7 @@ def _hyperion_state_class(vm_class):
         {
             "account_db_class": FlatAccountDB,
             "transaction_executor_class": executor,
+            "computation_class": computation,
             # System contracts come from genesis / the block's system calls, not from
             # py-evm's (buggy, see ENGINEERING_NOTES §1) constructor hook.
             "set_system_contracts": lambda self: None,
@@ -142,7 +191,7 @@ class Fork:
 
     @property
     def computation_class(self) -> type:
-        return self.vm_class._state_class.computation_class
+        return self.state_class.computation_class
 
     def at_least(self, name: str) -> bool:
         return self.order >= FORKS[name].order
