@@ -69,6 +69,10 @@ class BlockEnv:
     block_reward: Optional[int] = None
     #: EIP-4844/7691 blob schedule maximum per block, ``None`` = the fork's constant
     max_blob_gas_per_block: Optional[int] = None
+    #: ``False`` runs the transactions (and withdrawals, rewards) without the fork's
+    #: system calls (EIP-4788, 2935, 7002, 7251) and request processing: how state
+    #: tests and ``t8n --state-test`` apply a transaction
+    system_calls: bool = True
 
 
 @dataclass(frozen=True)

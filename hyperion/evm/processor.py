@@ -164,6 +164,8 @@ class BlockProcessor:
 
     def apply_pre_block(self, state) -> None:
         """EIP-4788 and EIP-2935 system calls; leaves the writes in ``state``'s journal."""
+        if not self.env.system_calls:
+            return
         if self.fork.has_beacon_root_call:
             root = self.env.parent_beacon_block_root or ZERO_HASH
             self._system_call(state, BEACON_ROOTS_ADDRESS, root, checked=False)
@@ -182,7 +184,7 @@ class BlockProcessor:
                 if state.account_exists(address) and state.account_is_empty(address):
                     state.delete_account(address)
         requests: List[bytes] = []
-        if self.fork.has_requests:
+        if self.fork.has_requests and self.env.system_calls:
             deposits = b"".join(
                 extract_deposit_data(entry.data)
                 for entry in logs
