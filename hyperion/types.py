@@ -43,6 +43,15 @@ class Withdrawal:
 
 
 @dataclass(frozen=True)
+class Ommer:
+    """A pre-merge uncle, for its miner's reward: ``delta`` is the block's number minus
+    the uncle's (1..6)."""
+
+    delta: int
+    address: Address
+
+
+@dataclass(frozen=True)
 class BlockEnv:
     """Everything a block's execution depends on besides the state and the transactions.
 
@@ -73,6 +82,9 @@ class BlockEnv:
     #: system calls (EIP-4788, 2935, 7002, 7251) and request processing: how state
     #: tests and ``t8n --state-test`` apply a transaction
     system_calls: bool = True
+    #: pre-merge uncles: their miners are rewarded, and the block's miner gets 1/32 of
+    #: the block reward for each
+    ommers: Sequence[Ommer] = ()
 
 
 @dataclass(frozen=True)

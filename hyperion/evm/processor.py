@@ -201,9 +201,12 @@ class BlockProcessor:
         if not self.fork.is_post_merge:
             reward = self.fork.block_reward() if self.env.block_reward is None else self.env.block_reward
             if reward >= 0:
-                state.delta_balance(self.env.coinbase, reward)
+                ommers = self.env.ommers
+                state.delta_balance(self.env.coinbase, reward + len(ommers) * (reward // 32))
                 if self.fork.has_eip161 and state.account_is_empty(self.env.coinbase):
                     state.delete_account(self.env.coinbase)
+                for ommer in ommers:
+                    state.delta_balance(ommer.address, (8 - ommer.delta) * reward // 8)
         return tuple(requests)
 
     # -- transactions -------------------------------------------------------------------
