@@ -169,6 +169,9 @@ class TxResult:
     contract_address: Optional[Address] = None
     error: Optional[str] = None
     tx_type: int = 0
+    #: pre-Byzantium receipts: the state root after this transaction (EIP-658 replaced
+    #: it with the status); ``None`` from Byzantium on
+    post_state: Optional[Hash32] = None
 
     @property
     def included(self) -> bool:

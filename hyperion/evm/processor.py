@@ -357,6 +357,7 @@ def assemble_results(
                 gas_used=outcome.gas_used, cumulative_gas_used=cumulative, blob_gas_used=outcome.blob_gas_used,
                 logs=outcome.logs, first_log_index=log_index, return_data=outcome.return_data,
                 contract_address=outcome.contract_address, error=outcome.error, tx_type=p.type,
+                post_state=None if fork.has_status_receipts else status_field,
             )
         )
         log_index += len(outcome.logs)
