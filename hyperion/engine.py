@@ -357,8 +357,10 @@ class Engine:
             requests = processor.apply_post_block(post_state, [entry for r in results for entry in r.logs])
             post_state._account_db.lock_changes()
         except BlockException as exc:
+            # The block cannot be committed (execute raises); its result keeps what ran
+            # before the failure, as the execution specs' t8n reports an invalid block.
             block_exception = str(exc)
-            post_state._account_db.reset()
+            post_state._account_db.lock_changes()
 
         root_started = time.perf_counter()
         diff = overlay.to_diff()
