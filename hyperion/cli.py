@@ -15,6 +15,8 @@ from hyperion.errors import HyperionError
 COMMAND_MODULES = (
     "hyperion.commands.demo",
     "hyperion.commands.info",
+    "hyperion.commands.fixtures",
+    "hyperion.commands.t8n",
 )
 
 data_dir_option = click.option(
