@@ -141,6 +141,40 @@ def spec_modexp(computation, gas_calculator=_compute_modexp_gas_fee_eip_198):
     return computation
 
 
+POINT_EVALUATION_ADDRESS = (10).to_bytes(20, "big")
+_TRUSTED_SETUP = None
+
+
+def point_evaluation(computation):
+    """EIP-4844 point evaluation, as py-evm's, with the KZG trusted setup loaded once.
+
+    py-evm 0.12.1b1 re-reads and parses the trusted setup file on every call (about a
+    second each); the verification itself (``ckzg.verify_kzg_proof``) is unchanged.
+    """
+    import ckzg
+    from eth.precompiles import point_evaluation as stock
+    from eth.exceptions import VMError
+
+    global _TRUSTED_SETUP
+    computation.consume_gas(stock.POINT_EVALUATION_PRECOMPILE_GAS, reason="Point Evaluation Precompile")
+    data = computation.msg.data_as_bytes
+    if len(data) != 192:
+        raise VMError("Point evaluation invalid input length.")
+    versioned_hash, z, y, commitment, proof = data[:32], data[32:64], data[64:96], data[96:144], data[144:192]
+    if stock.kzg_to_versioned_hash(commitment) != versioned_hash:
+        raise VMError("Point evaluation commitment does not match versioned hash.")
+    if _TRUSTED_SETUP is None:
+        _TRUSTED_SETUP = ckzg.load_trusted_setup(stock.TRUSTED_SETUP_PATH, 0)
+    try:
+        valid = ckzg.verify_kzg_proof(commitment, z, y, proof, _TRUSTED_SETUP)
+    except RuntimeError:  # malformed inputs are rejected inside the C code
+        valid = False
+    if not valid:
+        raise VMError("Point evaluation KZG proof verification failed.")
+    computation.output = stock.FIELD_ELEMENTS_PER_BLOB.to_bytes(32, "big") + stock.BLS_MODULUS.to_bytes(32, "big")
+    return computation
+
+
 def _spec_precompiles(computation_class) -> dict:
     """The fork's precompiles with the execution-specs fixes applied."""
     precompiles = dict(computation_class._precompiles or {})
@@ -148,6 +182,8 @@ def _spec_precompiles(computation_class) -> dict:
         stock = precompiles[MODEXP_ADDRESS]
         calculator = getattr(stock, "keywords", {}).get("gas_calculator", _compute_modexp_gas_fee_eip_198)
         precompiles[MODEXP_ADDRESS] = partial(spec_modexp, gas_calculator=calculator)
+    if POINT_EVALUATION_ADDRESS in precompiles:
+        precompiles[POINT_EVALUATION_ADDRESS] = point_evaluation
     return precompiles
 
 
