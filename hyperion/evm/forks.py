@@ -1,11 +1,13 @@
 """The forks Hyperion runs: py-evm's VMs, Frontier to Prague, on Hyperion's state layer.
 
-Each fork's state class is py-evm's with two changes: ``account_db_class`` is the flat,
-trie-free :class:`~hyperion._core.flatdb.FlatAccountDB`, and the transaction executor
-records the gas refund it granted so receipts report the gas the sender actually paid
-for (py-evm's receipt misses the EIP-7623 floor in some cases; the execution specs are
-the authority, DECISIONS 1).  Transaction validity is Hyperion's own
-(``hyperion.evm.validation``), written after the execution specs' ``check_transaction``.
+Each fork's state class is py-evm's with these changes: ``account_db_class`` is the flat,
+trie-free :class:`~hyperion._core.flatdb.FlatAccountDB`; the transaction executor records
+the gas refund it granted so receipts report the gas the sender actually paid for (py-evm's
+receipt misses the EIP-7623 floor in some cases; the execution specs are the authority,
+DECISIONS 1); and the computation class carries the specs' fixes (MODEXP with an empty
+base, the EIP-3860 init-code cost of a create run by a delegated EOA) and a faster EIP-4844
+point evaluation.  Transaction validity is Hyperion's own (``hyperion.evm.validation``),
+written after the execution specs' ``check_transaction``.
 """
 from __future__ import annotations
 
@@ -187,6 +189,22 @@ def _spec_precompiles(computation_class) -> dict:
     return precompiles
 
 
+class _SpecComputation:
+    """Computation mixin: the execution-specs fixes that live in the message machinery."""
+
+    @property
+    def is_origin_computation(self) -> bool:
+        """The transaction's own top-level message (depth 0).
+
+        py-evm 0.12.1b1 tests ``msg.sender == origin``, which is also true for a CREATE or
+        CREATE2 run by an EIP-7702-delegated EOA in its own context (the sender of that
+        create message is the origin).  py-evm then charges the EIP-3860 init-code cost of
+        that create twice (once in the opcode, once as if it were a create transaction):
+        2 gas per init-code word too much.  The specs charge it once, in the opcode.
+        """
+        return self.msg.depth == 0
+
+
 def _hyperion_state_class(vm_class):
     base_state = vm_class._state_class
     base_executor = base_state.transaction_executor_class
@@ -195,7 +213,7 @@ def _hyperion_state_class(vm_class):
     )
     base_computation = base_state.computation_class
     computation = type(
-        f"Hyperion{base_computation.__name__}", (base_computation,),
+        f"Hyperion{base_computation.__name__}", (_SpecComputation, base_computation),
         {"_precompiles": _spec_precompiles(base_computation)},
     )
     return type(
