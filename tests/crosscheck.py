@@ -179,8 +179,8 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
     sender_with_code = draw(st.booleans()) and draw(st.booleans())
     if sender_with_code:
         delegation = at_least(fork, "Prague") and draw(st.booleans())
-        alloc[hb(SENDERS[CODE_SENDER])]["code"] = hb(
-            b"\xef\x01\x00" + CONTRACTS["logger"] if delegation else STORE)
+        target = draw(st.sampled_from([CONTRACTS["logger"], CONTRACTS["factory"]]))
+        alloc[hb(SENDERS[CODE_SENDER])]["code"] = hb(b"\xef\x01\x00" + target if delegation else STORE)
     for name, address in CONTRACTS.items():
         storage = {}
         if name in ("store", "selfdestructor") and draw(st.booleans()):
@@ -250,6 +250,8 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
         if kind == "transfer":
             tx["to"] = hb(draw(st.sampled_from(SENDERS + FRESH + [COINBASE])))
             tx["value"] = h(draw(st.sampled_from([0, 1, 10**15])))
+            if draw(st.booleans()):  # calldata: init code, for a delegated EOA running the factory
+                tx["input"] = hb(draw(st.sampled_from(INIT_CODES)))
         elif kind == "deploy" and tx_type not in (3, 4):
             tx["to"] = None
             tx["input"] = hb(draw(st.sampled_from(INIT_CODES)))
@@ -294,7 +296,7 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
             tx["blobVersionedHashes"] = [hb(b"\x01" + keccak(bytes([i]))[1:]) for i in range(draw(st.integers(1, 2)))]
         if tx_type == 4:
             signer = draw(st.integers(0, len(SENDERS) - 1))
-            target = draw(st.sampled_from([CONTRACTS["logger"], CONTRACTS["store"], bytes(20)]))
+            target = draw(st.sampled_from([CONTRACTS["logger"], CONTRACTS["store"], CONTRACTS["factory"], bytes(20)]))
             auth_nonce = nonces[signer] + (1 if signer == sender else 0)
             auth_nonce += draw(st.sampled_from([0, 0, 1]))
             tx["authorizationList"] = [sign_authorization(KEYS[signer], draw(st.sampled_from([1, 1, 0, 7])), target,

@@ -113,6 +113,16 @@ def _intrinsic_gas_too_low(fork, alloc, txs) -> bool:
     return any(p.error and "intrinsic gas too low" in p.error for p in prepare_transactions(the_fork, inputs, 1))
 
 
+def _delegated_create(fork, alloc, txs) -> bool:
+    """EIP-7702 (Prague): a delegated EOA (in the alloc, or made by a set-code transaction)
+    may run CREATE/CREATE2 in its own context."""
+    if fork.lower() != "prague":
+        return False
+    if any(to_int(tx.get("type", 0)) == 4 for tx in txs):
+        return True
+    return any(acc["code"].startswith(DELEGATION_PREFIX) for acc in normalize_alloc(alloc).values())
+
+
 KNOWN_DIFFERENCES: Dict[str, KnownDifference] = {
     d.name: d
     for d in (
@@ -151,6 +161,14 @@ KNOWN_DIFFERENCES: Dict[str, KnownDifference] = {
             "('Message.gas cannot be negative') after the sender was already charged",
             "hyperion/evm/transactions.py _check_static (the full intrinsic cost before execution)",
             _intrinsic_gas_too_low,
+        ),
+        KnownDifference(
+            "delegated-eoa-create-initcode-charged-twice",
+            "stock py-evm treats a CREATE/CREATE2 run by an EIP-7702-delegated EOA in its own context as the "
+            "transaction's top-level create (is_origin_computation is msg.sender == origin) and charges its "
+            "EIP-3860 init-code cost a second time: 2 gas per init-code word (the '1-12 gas' CREATE class)",
+            "hyperion/evm/forks.py _SpecComputation.is_origin_computation",
+            _delegated_create,
         ),
         KnownDifference(
             "eip7610-storage-collision",

@@ -16,6 +16,7 @@ import known_differences
 from crosscheck import (
     CONTRACTS,
     COINBASE,
+    FACTORY,
     KEYS,
     SENDERS,
     STORE,
@@ -86,6 +87,11 @@ def scenario(name: str) -> Batch:
     if name == "intrinsic-gas-checked-late":
         access_list = [{"address": hb(SENDERS[1]), "storageKeys": [hb(bytes(32))]}]
         return Batch("Prague", FUNDED, ENV, [dict(TX, gas=h(21_000), accessList=access_list)])
+    if name == "delegated-eoa-create-initcode-charged-twice":
+        alloc = {hb(SENDERS[0]): {"balance": h(10**18), "nonce": "0x0",
+                                  "code": hb(b"\xef\x01\x00" + CONTRACTS["factory"])},
+                 hb(CONTRACTS["factory"]): {"balance": "0x0", "nonce": "0x1", "code": hb(FACTORY)}}
+        return Batch("Prague", alloc, ENV, [dict(TX, to=hb(SENDERS[0]), input=hb(init_returning(STORE)))])
     if name == "eip7610-storage-collision":
         target = keccak(rlp.encode([SENDERS[0], 0]))[12:]
         alloc = dict(FUNDED, **{hb(target): {"balance": "0x1", "nonce": "0x0", "code": "0x",
