@@ -54,17 +54,48 @@ def test_state_test_passes_unchanged(tmp_path):
     assert case.status == PASS, case.describe()
 
 
-def test_wrong_state_root_fails_and_names_the_account(tmp_path):
+def test_wrong_state_root_fails(tmp_path):
     data = load(STATE_FILE)
-    test = next(iter(data.values()))
-    # the execution specs run the entry for the diagnosis: change the pre-state instead of
-    # the hash, so the specs and the fixture agree and Hyperion is the odd one out
-    entry = test["post"]["Cancun"][0]
-    entry["hash"] = "0x" + "11" * 32
+    next(iter(data.values()))["post"]["Cancun"][0]["hash"] = "0x" + "11" * 32
+    case = single(run_data(tmp_path, data, diagnose=False))
+    assert case.status == FAIL
+    assert case.difference.field == "stateRoot" and case.difference.expected == "0x" + "11" * 32
+
+
+def test_a_root_mismatch_names_the_account_from_the_specs(tmp_path, monkeypatch):
+    """With the diagnosis on, the runner asks the execution specs for the post-state and
+    names the first account and field where Hyperion's differs."""
+    from hyperion.conformance import oracle
+
+    data = load(STATE_FILE)
+    next(iter(data.values()))["post"]["Cancun"][0]["hash"] = "0x" + "11" * 32
+    real = oracle.spec_state_test_post
+
+    def skewed(fork, test, entry):
+        root, alloc = real(fork, test, entry)
+        address = sorted(alloc)[0]
+        alloc[address]["balance"] += 1
+        return root, alloc
+
+    monkeypatch.setattr(oracle, "spec_state_test_post", skewed)
     case = single(run_data(tmp_path, data))
     assert case.status == FAIL
-    assert case.difference is not None
-    assert "stateRoot" in case.difference.field or case.difference.where.startswith("account")
+    assert case.difference.where.startswith("account 0x") and case.difference.field == "balance"
+
+
+def test_a_root_mismatch_names_the_account_from_the_fixture_post_state(tmp_path):
+    """execution-spec-tests state fixtures carry the post-state ("state") in each entry."""
+    data = load(STATE_FILE)
+    test = next(iter(data.values()))
+    entry = test["post"]["Cancun"][0]
+    entry["hash"] = "0x" + "11" * 32
+    state = copy.deepcopy(test["pre"])
+    address = sorted(state)[0]
+    state[address]["nonce"] = "0x77"
+    entry["state"] = state
+    case = single(run_data(tmp_path, data))
+    assert case.status == FAIL
+    assert case.difference.where == f"account {address}"
 
 
 def test_wrong_logs_hash_fails(tmp_path):

@@ -169,9 +169,12 @@ class RunOptions:
         if not self.pattern:
             return True
         pattern = self.pattern
-        if any(ch in pattern for ch in "*?["):
-            return fnmatch.fnmatch(ident, pattern) or fnmatch.fnmatch(ident, f"*{pattern}*")
-        return pattern.lower() in ident.lower()
+        if pattern.lower() in ident.lower():
+            return True
+        if any(ch in pattern for ch in "*?"):  # a glob; brackets stay literal (ids hold "[fork-i]")
+            glob = pattern.replace("[", "[[]")
+            return fnmatch.fnmatchcase(ident, glob) or fnmatch.fnmatchcase(ident, f"*{glob}*")
+        return False
 
 
 # -- discovery -----------------------------------------------------------------------------
@@ -357,7 +360,11 @@ class FixtureRunner:
             if result.state_root != expected_root:
                 case.status = FAIL
                 case.difference = Difference("state", "stateRoot", hex_bytes(expected_root), hex_bytes(result.state_root))
-                if self.options.diagnose:
+                if isinstance(entry.get("state"), dict):  # execution-spec-tests fixtures carry the post-state
+                    detail = first_alloc_difference(normalize_alloc(entry["state"]), apply_diff(pre, result.diff))
+                    case.reason = "state root mismatch; first difference from the fixture's post-state"
+                    case.difference = detail or case.difference
+                elif self.options.diagnose:
                     detail = diagnose_state_entry(fork, env, test, entry, pre, result)
                     if detail is not None:
                         case.reason = f"state root mismatch; first difference from the execution specs' post-state"
