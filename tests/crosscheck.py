@@ -111,7 +111,8 @@ COINBASE = bytes.fromhex("c014ba5e00000000000000000000000000000000")
 FRESH = [bytes.fromhex("f0000000000000000000000000000000000000%02x" % i) for i in range(4)]
 PRECOMPILES = [(i).to_bytes(20, "big") for i in (1, 2, 4, 5)]
 
-FORKS = ["Prague", "Cancun", "Shanghai", "Paris", "London", "Berlin", "Istanbul", "Byzantium"]
+FORKS = ["Prague", "Cancun", "Shanghai", "Paris", "London", "Berlin", "Istanbul", "ConstantinopleFix", "Byzantium",
+         "SpuriousDragon", "TangerineWhistle", "Homestead", "Frontier"]
 FORK_ORDER = {name: i for i, name in enumerate(reversed(FORKS))}
 
 
@@ -167,11 +168,11 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
     contracts, so that ``hyperion.reference.run_stock`` (stock py-evm) runs the same block."""
     fork = draw(st.sampled_from(forks))
     base_fee = draw(st.sampled_from([7, 10**9, 875_000_000])) if at_least(fork, "London") else None
-    gas_limit = draw(st.sampled_from([30_000_000, 200_000]))
+    gas_limit = draw(st.sampled_from([30_000_000] * 3 + [400_000]))
     alloc: Dict[str, Any] = {}
     balances = []
     for i, address in enumerate(SENDERS):
-        balance = draw(st.sampled_from([10**18, 10**16, 3 * 10**14, 0]))
+        balance = draw(st.sampled_from([10**18] * 4 + [10**16, 3 * 10**14, 0]))
         nonce = draw(st.sampled_from([0, 1, 5])) or (0 if balance else 1)  # the specs refuse empty accounts
         entry = {"balance": h(balance), "nonce": h(nonce), "code": "0x", "storage": {}}
         alloc[hb(address)] = entry
@@ -246,12 +247,14 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
         tx_type = draw(st.sampled_from(types))
         tx: Dict[str, Any] = {"type": h(tx_type), "nonce": h(nonces[sender]), "value": "0x0", "input": "0x",
                               "secretKey": hb(KEYS[sender]), "chainId": "0x1"}
-        gas = draw(st.sampled_from([21_000, 60_000, 150_000, 400_000, 1_000_000]))
+        gas = draw(st.sampled_from([60_000, 150_000, 400_000, 1_000_000] if kind != "transfer"
+                                   else [21_000, 60_000]))
         if kind == "transfer":
             tx["to"] = hb(draw(st.sampled_from(SENDERS + FRESH + [COINBASE])))
             tx["value"] = h(draw(st.sampled_from([0, 1, 10**15])))
             if draw(st.booleans()):  # calldata: init code, for a delegated EOA running the factory
                 tx["input"] = hb(draw(st.sampled_from(INIT_CODES)))
+                gas = 200_000
         elif kind == "deploy" and tx_type not in (3, 4):
             tx["to"] = None
             tx["input"] = hb(draw(st.sampled_from(INIT_CODES)))
@@ -285,7 +288,7 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
         if tx_type in (0, 1):
             tx["gasPrice"] = h(price)
         else:
-            tip = draw(st.sampled_from([0, 1, 2 * 10**9]))
+            tip = draw(st.sampled_from([0, 1, 2, 2, 2 * 10**9]))
             tx["maxFeePerGas"] = h(price)
             tx["maxPriorityFeePerGas"] = h(tip)
         if tx_type in (1, 2) and draw(st.booleans()):
@@ -302,7 +305,7 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
             tx["authorizationList"] = [sign_authorization(KEYS[signer], draw(st.sampled_from([1, 1, 0, 7])), target,
                                                           auth_nonce)]
         # invalid on purpose, sometimes
-        mutation = draw(st.sampled_from([None] * 6 + ["nonce+", "nonce-", "gas-", "gas>block", "tip>max", "fee<base"]))
+        mutation = draw(st.sampled_from([None] * 12 + ["nonce+", "nonce-", "gas-", "gas>block", "tip>max", "fee<base"]))
         if mutation == "nonce+":
             tx["nonce"] = h(nonces[sender] + 1)
         elif mutation == "nonce-" and nonces[sender] > 0:
@@ -320,7 +323,8 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
             else:
                 tx["gasPrice"] = h(base_fee - 1)
         txs.append(tx)
-        nonces[sender] += 1  # a guess: if this one is invalid, later ones from the sender are too
+        if mutation is None:
+            nonces[sender] += 1  # a guess: the transaction may still be invalid (funds, gas)
     return Batch(fork=fork, alloc=alloc, env=env, txs=txs, reward=-1 if stock_compatible else None)
 
 
