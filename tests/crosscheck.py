@@ -84,7 +84,12 @@ INIT_CODES = [
     asm(7, 3, "SSTORE") + init_returning(SELFDESTRUCTOR),
     init_returning(bytes(range(1, 200))),
     init_returning(b"\xef\x00"),  # EIP-3541: code starting with 0xEF is rejected (London on)
+    asm(5, 1, "SSTORE", "CALLER", "SELFDESTRUCT"),  # created and destroyed in one transaction (EIP-6780)
 ]
+
+
+def create2_address(deployer: bytes, salt: int, init_code: bytes) -> bytes:
+    return keccak(b"\xff" + deployer + salt.to_bytes(32, "big") + keccak(init_code))[12:]
 
 # -- accounts ----------------------------------------------------------------------------------
 KEYS = [keccak(b"hyperion-crosscheck-" + bytes([i])) for i in range(6)]
@@ -234,7 +239,8 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
     txs = []
     for _ in range(draw(st.integers(1, max_txs))):
         sender = draw(st.integers(0, len(SENDERS) - 1))
-        kind = draw(st.sampled_from(["transfer", "deploy", "call", "call", "factory", "precompile", "proxy"]))
+        kind = draw(st.sampled_from(["transfer", "deploy", "call", "call", "factory", "factory", "created",
+                                     "precompile", "proxy"]))
         types = [0]
         if at_least(fork, "Berlin"):
             types.append(1)
@@ -263,6 +269,9 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
             tx["to"] = hb(CONTRACTS["factory"])
             tx["input"] = hb(draw(st.sampled_from(INIT_CODES)))
             tx["value"] = h(draw(st.sampled_from([0, 3])))
+        elif kind == "created":  # a contract the factory's CREATE2 made (or will make) in this block
+            tx["to"] = hb(create2_address(CONTRACTS["factory"], number, draw(st.sampled_from(INIT_CODES))))
+            tx["input"] = hb(draw(st.sampled_from([b"", (3).to_bytes(32, "big") + (4).to_bytes(32, "big")])))
         elif kind == "precompile":
             tx["to"] = hb(draw(st.sampled_from(PRECOMPILES)))
             tx["input"] = hb(draw(st.binary(max_size=100)))
