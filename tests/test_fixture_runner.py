@@ -304,3 +304,17 @@ def test_run_paths_counts_every_case(tmp_path):
     report = run_paths([STATE_FILE, BLOCK_FILE], RunOptions())
     assert report.totals() == {PASS: 2, FAIL: 0, SKIP: 0}
     assert report.ok
+
+
+def test_block_decoding_is_strict():
+    """Non-canonical integers and wrongly sized fields make a block undecodable (invalid)."""
+    from hyperion.conformance.fixture_json import FixtureFormatError, block_from_rlp
+
+    data = load(BLOCK_FILE)
+    raw = to_bytes(next(iter(data.values()))["blocks"][0]["rlp"])
+    block_from_rlp(raw)
+    for index, value in ((10, lambda v: b"\x00" + v), (2, lambda v: v + b"\x00"), (9, lambda v: b"\x01" * 9)):
+        items = rlp.decode(raw)
+        items[0][index] = value(items[0][index])
+        with pytest.raises(FixtureFormatError):
+            block_from_rlp(rlp.encode(items))

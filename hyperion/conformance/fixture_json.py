@@ -440,6 +440,21 @@ def _big_endian(raw: bytes) -> int:
     return int.from_bytes(raw, "big")
 
 
+_FIXED_SIZES = {"parentHash": 32, "uncleHash": 32, "coinbase": 20, "stateRoot": 32, "transactionsTrie": 32,
+                "receiptTrie": 32, "bloom": 256, "mixHash": 32, "nonce": 8, "withdrawalsRoot": 32,
+                "parentBeaconBlockRoot": 32, "requestsHash": 32}
+_UINT64_FIELDS = {"number", "gasLimit", "gasUsed", "timestamp", "blobGasUsed", "excessBlobGas"}
+
+
+def canonical_int(raw: bytes, what: str, bits: int = 256) -> int:
+    """An RLP integer: no leading zero bytes, at most ``bits`` wide."""
+    if raw[:1] == b"\x00":
+        raise FixtureFormatError(f"{what}: integer with leading zero bytes")
+    if len(raw) * 8 > bits:
+        raise FixtureFormatError(f"{what}: integer wider than {bits} bits")
+    return _big_endian(raw)
+
+
 def header_from_rlp_fields(fields: Sequence[Any]) -> Header:
     if not isinstance(fields, list) or not 15 <= len(fields) <= len(HEADER_FIELDS):
         raise FixtureFormatError("a block header is a list of 15 to 21 fields")
@@ -447,7 +462,13 @@ def header_from_rlp_fields(fields: Sequence[Any]) -> Header:
     for name, raw in zip(HEADER_FIELDS, fields):
         if not isinstance(raw, bytes):
             raise FixtureFormatError(f"header field {name} is not a byte string")
-        values[name] = _big_endian(raw) if name in _INT_FIELDS else raw
+        if name in _INT_FIELDS:
+            values[name] = canonical_int(raw, f"header field {name}", 64 if name in _UINT64_FIELDS else 256)
+        else:
+            size = _FIXED_SIZES.get(name)
+            if size is not None and len(raw) != size:
+                raise FixtureFormatError(f"header field {name} has {len(raw)} bytes, not {size}")
+            values[name] = raw
     return Header(values=values, hash=keccak(rlp.encode(fields)), rlp_fields=list(fields))
 
 
@@ -505,6 +526,7 @@ def block_from_rlp(data: bytes) -> Block:
                 raise FixtureFormatError("a withdrawal is a list of four byte strings")
             if len(entry[2]) != 20:
                 raise FixtureFormatError("a withdrawal address has 20 bytes")
-            withdrawals.append(Withdrawal(_big_endian(entry[0]), _big_endian(entry[1]), entry[2],
-                                          _big_endian(entry[3])))
+            withdrawals.append(Withdrawal(canonical_int(entry[0], "withdrawal index", 64),
+                                          canonical_int(entry[1], "withdrawal validator index", 64), entry[2],
+                                          canonical_int(entry[3], "withdrawal amount", 64)))
     return Block(header=header, transactions=txs, uncles=uncles, withdrawals=withdrawals)
