@@ -296,7 +296,7 @@ class FixtureRunner:
                 if prepared is None:
                     prepared = normalize_alloc(test["pre"])
                 results.extend(self._run_state_fork(file, name, test, label, wanted, prepared))
-            except (HyperionError, FixtureFormatError, KeyError, ValueError, TypeError) as exc:
+            except Exception as exc:  # any failure to run a case is that case's failure, never a crash
                 results.extend(
                     CaseResult(file, STATE, name, label, i, FAIL, reason=f"could not run: {type(exc).__name__}: {exc}")
                     for i, _ in wanted
@@ -318,7 +318,7 @@ class FixtureRunner:
                 case = CaseResult(file, STATE, name, label, index, PASS)
                 try:
                     self._check_state_entry(case, engine, fork, chain_id, env, test, entry, pre)
-                except (HyperionError, FixtureFormatError, KeyError, ValueError, TypeError) as exc:
+                except Exception as exc:  # any failure to run a case is that case's failure, never a crash
                     case.status = FAIL
                     case.reason = f"could not run: {type(exc).__name__}: {exc}"
                 case.seconds = time.perf_counter() - started
@@ -396,7 +396,7 @@ class FixtureRunner:
         started = time.perf_counter()
         try:
             _BlockchainRun(self, test, label, case).run()
-        except (HyperionError, FixtureFormatError, KeyError, ValueError, TypeError) as exc:
+        except Exception as exc:  # any failure to run a case is that case's failure, never a crash
             case.status, case.reason, case.difference = FAIL, f"could not run: {type(exc).__name__}: {exc}", None
         case.seconds = time.perf_counter() - started
         return case
