@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import pytest
-import rlp
 from eth_hash.auto import keccak
 
 from hyperion.conformance.fixture_json import normalize_alloc, to_bytes, to_int

@@ -32,13 +32,12 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from hyperion.chain import ChainConfig, ForkActivation
 from hyperion.conformance import rules, skips
 from hyperion.conformance.fixture_json import (
     HEADER_FIELDS,
-    Block,
     FixtureFormatError,
     Header,
     apply_diff,
@@ -367,7 +366,7 @@ class FixtureRunner:
                 elif self.options.diagnose:
                     detail = diagnose_state_entry(fork, env, test, entry, pre, result)
                     if detail is not None:
-                        case.reason = f"state root mismatch; first difference from the execution specs' post-state"
+                        case.reason = "state root mismatch; first difference from the execution specs' post-state"
                         case.difference = detail
                     else:
                         case.reason = "state root mismatch"

@@ -12,7 +12,7 @@ import io
 import json
 import logging
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ethereum_spec_tools.evm_tools.t8n import T8N, ForkCache, t8n_arguments  # noqa: F401  (ImportError if absent)
 

@@ -15,7 +15,7 @@ BLOCKHASH sees ``blockHashes`` only (other numbers give zero).
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import rlp
@@ -42,8 +42,8 @@ from hyperion.conformance.fixture_json import (
 )
 from hyperion.conformance.rules import base_fee_from_parent, excess_blob_gas_from_parent
 from hyperion.engine import Engine
-from hyperion.errors import ChainConfigError, HyperionError, InvalidBlockError
-from hyperion.evm.forks import Fork, canonical_fork_name, get_fork
+from hyperion.errors import ChainConfigError, InvalidBlockError
+from hyperion.evm.forks import Fork, get_fork
 from hyperion.evm.header import EMPTY_OMMERS_HASH
 from hyperion.evm.transactions import prepare_unsigned
 from hyperion.types import BlockEnv, BlockResult, Ommer, TxStatus, UnsignedTx, ZERO_ADDRESS, ZERO_HASH
