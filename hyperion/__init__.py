@@ -25,6 +25,7 @@ from hyperion.types import (
     ExecutionStats,
     Head,
     Log,
+    Ommer,
     StateDiff,
     TxResult,
     TxStatus,
@@ -41,7 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessListEntry", "Account", "Authorization", "BatchTooLargeError", "BlockEnv", "BlockResult",
     "ChainConfig", "ChainConfigError", "DEFAULT_DATA_DIR", "Engine", "ExecutionStats", "ForkActivation",
-    "GenesisError", "Head", "HyperionError", "InvalidBlockError", "InvalidTransactionError", "Log",
+    "GenesisError", "Head", "HyperionError", "InvalidBlockError", "InvalidTransactionError", "Log", "Ommer",
     "RevertError", "StaleParentError", "StateDiff", "StoreError", "TxResult", "TxStatus", "UnknownBlockError",
     "UnsignedTx", "Withdrawal", "__version__",
 ]

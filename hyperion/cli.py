@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "hyperion.commands.info",
     "hyperion.commands.bench",
     "hyperion.commands.serve",
+    "hyperion.commands.fixtures",
+    "hyperion.commands.t8n",
 )
 
 

@@ -225,11 +225,14 @@ class Engine:
         gas_limit: int = 30_000_000,
         base_fee: int = 10**9,
         extra_data: bytes = b"",
+        number: int = 0,
     ) -> Head:
         """Write the genesis state (block 0) and the chain configuration.
 
         With ``system_contracts`` on in the configuration, the four system contracts are
-        added to ``alloc`` (entries in ``alloc`` win).
+        added to ``alloc`` (entries in ``alloc`` win).  ``number`` starts the chain from a
+        state snapshot at that block instead (t8n and state tests execute block
+        ``currentNumber`` on a given pre-state); the next block executed is ``number + 1``.
         """
         with self._lock:
             config = chain_config or self._config or ChainConfig.hyperion_default()
@@ -237,6 +240,8 @@ class Engine:
                 raise ChainConfigError(f"this engine is configured for {self._config.describe()}")
             if self.store.head().number >= 0:
                 raise GenesisError(f"{self.store.path} already holds a chain (head {self.store.head().number})")
+            if number < 0:
+                raise GenesisError(f"the genesis block number must not be negative, got {number}")
             self._warm_up(config)  # compile / load precompile kernels now (reported in startup_seconds)
             for activation in config.schedule:  # fail before writing anything
                 state_class_for(config.fork_at(activation.block or 0, activation.timestamp or 0),
@@ -245,14 +250,14 @@ class Engine:
                 alloc = merge_allocs(system_contracts_alloc(), alloc)
             diff = alloc_to_diff(alloc)
             update = compute_state_root(BLANK_ROOT, diff, lambda a: None, lambda k: None)
-            fork = config.fork_at(0, timestamp)
-            env = BlockEnv(number=0, timestamp=timestamp, gas_limit=gas_limit, base_fee=base_fee, extra_data=extra_data)
+            fork = config.fork_at(number, timestamp)
+            env = BlockEnv(number=number, timestamp=timestamp, gas_limit=gas_limit, base_fee=base_fee, extra_data=extra_data)
             fields = header_fields(
                 fork, env, ZERO_HASH, update.root, BLANK_ROOT, BLANK_ROOT, b"\x00" * 256, 0,
                 BLANK_ROOT if fork.has_withdrawals else None, 0,
                 requests_hash(()) if fork.has_requests else None,
             )
-            head = self.store.write_genesis(diff, update, config.to_json(), compute_block_hash(fields))
+            head = self.store.write_genesis(diff, update, config.to_json(), compute_block_hash(fields), number=number)
             self._config = config
             return head
 
@@ -452,8 +457,10 @@ class Engine:
             requests = processor.apply_post_block(post_state, [entry for r in results for entry in r.logs])
             post_state._account_db.lock_changes()
         except BlockException as exc:
+            # The block cannot be committed (execute raises); its result keeps what ran
+            # before the failure, as the execution specs' t8n reports an invalid block.
             block_exception = str(exc)
-            post_state._account_db.reset()
+            post_state._account_db.lock_changes()
 
         root_started = clock()
         diff = overlay.to_diff()

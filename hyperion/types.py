@@ -43,6 +43,15 @@ class Withdrawal:
 
 
 @dataclass(frozen=True)
+class Ommer:
+    """A pre-merge uncle, for its miner's reward: ``delta`` is the block's number minus
+    the uncle's (1..6)."""
+
+    delta: int
+    address: Address
+
+
+@dataclass(frozen=True)
 class BlockEnv:
     """Everything a block's execution depends on besides the state and the transactions.
 
@@ -69,6 +78,13 @@ class BlockEnv:
     block_reward: Optional[int] = None
     #: EIP-4844/7691 blob schedule maximum per block, ``None`` = the fork's constant
     max_blob_gas_per_block: Optional[int] = None
+    #: ``False`` runs the transactions (and withdrawals, rewards) without the fork's
+    #: system calls (EIP-4788, 2935, 7002, 7251) and request processing: how state
+    #: tests and ``t8n --state-test`` apply a transaction
+    system_calls: bool = True
+    #: pre-merge uncles: their miners are rewarded, and the block's miner gets 1/32 of
+    #: the block reward for each
+    ommers: Sequence[Ommer] = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,9 @@ class TxResult:
     contract_address: Optional[Address] = None
     error: Optional[str] = None
     tx_type: int = 0
+    #: pre-Byzantium receipts: the state root after this transaction (EIP-658 replaced
+    #: it with the status); ``None`` from Byzantium on
+    post_state: Optional[Hash32] = None
 
     @property
     def included(self) -> bool:

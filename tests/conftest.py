@@ -29,11 +29,18 @@ PURE_PYTHON = os.environ.get("HYPERION_PUREPYTHON", "") not in ("", "0")
 
 
 def fixtures_root() -> pathlib.Path:
-    """The ethereum/tests fixtures: $HYPERION_FIXTURES, else ../shared/fixtures/ethereum-tests."""
+    """The ethereum/tests fixtures: $HYPERION_FIXTURES, else ../shared/fixtures/ethereum-tests
+    (the nearest ``shared`` beside the clone or beside one of its parents, so a git worktree
+    under ``wt/`` finds the same corpus as the clone)."""
     configured = os.environ.get("HYPERION_FIXTURES")
     if configured:
         return pathlib.Path(configured)
-    return ROOT.parent / "shared" / "fixtures" / "ethereum-tests"
+    default = ROOT.parent / "shared" / "fixtures" / "ethereum-tests"
+    for parent in ROOT.parents:
+        candidate = parent / "shared" / "fixtures" / "ethereum-tests"
+        if candidate.is_dir():
+            return candidate
+    return default
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from tests.known_differences import KNOWN_DIFFERENCES
 
 #: Hyperion's invalid-transaction reasons that stock py-evm does not enforce (it includes the tx)
 STOCK_ACCEPTS = {
-    "priority fee greater than max fee": "priority fee > max fee",
-    "sender is not an EOA": "EIP-3607",
-    "wrong chain id": "wrong chain id",
+    "priority fee greater than max fee": "priority-fee-above-max-fee",
+    "sender is not an EOA": "eip3607-sender-with-code",
+    "wrong chain id": "wrong-chain-id",
 }
 assert set(STOCK_ACCEPTS.values()) <= set(KNOWN_DIFFERENCES)
 
@@ -89,7 +89,10 @@ class _Reads:
 
 
 def pin_genesis(fork: Fork, chain_id: int, alloc, env: BlockEnv) -> BlockEnv:
-    """``env`` with py-evm's genesis hash as parent hash and BLOCKHASH(0) ("genesis header")."""
+    """``env`` with py-evm's genesis hash as parent hash and BLOCKHASH(0).
+
+    py-evm builds its genesis header differently (see hyperion/reference.py); that is not an
+    execution difference, but EIP-2935 and BLOCKHASH expose the hash, so both sides get py-evm's."""
     genesis_hash = stock_genesis_hash(fork, chain_id, alloc, env)
     return replace(env, parent_hash=genesis_hash, block_hashes={**dict(env.block_hashes), 0: genesis_hash})
 
@@ -171,7 +174,7 @@ def _compare(fork, fork_name, chain_id, alloc, env, txs, result, reads) -> Outco
             floor = calldata_floor_gas(_tx_data(txs[mine.index], fork)) if fork.has_calldata_floor else None
             if floor is not None and mine.gas_used == floor > stock_gas:
                 floor_used = True
-                outcome.used.add("EIP-7623 receipt floor")
+                outcome.used.add("eip7623-receipt-floor")
             else:
                 problems.append(f"{where}: gas used {mine.gas_used} vs stock {stock_gas}")
         cumulative += mine.gas_used

@@ -352,14 +352,14 @@ def test_coinbase_balance_reads_see_earlier_fees(fork_name):
 
 def test_eip7623_receipt_floor_is_the_named_difference():
     """Prague, refunds capped and the calldata floor applying: py-evm's receipt reports less gas
-    than it charged (KNOWN_DIFFERENCES "EIP-7623 receipt floor"); Hyperion reports the floor."""
+    than it charged (KNOWN_DIFFERENCES "eip7623-receipt-floor"); Hyperion reports the floor."""
     clearer = bytes(19 * [0xAC]) + b"\x01"
     code = A.program([A.sstore(slot, 0) for slot in range(10)] + [A.stop()])
     alloc = {"0x" + clearer.hex(): {"code": "0x" + code.hex(), "storage": {hex(s): "0x1" for s in range(10)}}}
     data = b"\x01" * 2000
     tx = txgen.sign("prague", SENDER.key, nonce=0, to=clearer, data=data, gas=1_000_000, chain_id=CHAIN_ID, tx_type=2)
     outcome = compare_with_stock("prague", CHAIN_ID, *_block("prague", alloc, [tx]))
-    assert outcome.used == {"EIP-7623 receipt floor"}
+    assert outcome.used == {"eip7623-receipt-floor"}
     assert outcome.hyperion.tx_results[0].gas_used == 21_000 + 10 * 4 * len(data)
     assert outcome.stock.receipts[0].cumulative_gas_used < 21_000 + 10 * 4 * len(data)
 
@@ -367,14 +367,14 @@ def test_eip7623_receipt_floor_is_the_named_difference():
 @pytest.mark.parametrize("fork_name", ["byzantium", "cancun", "prague"])
 def test_eip7610_storage_collision_is_the_named_difference(fork_name):
     """Creating a contract where an address already has storage (but no code or nonce) fails under
-    EIP-7610, as in the specs; stock py-evm deploys over it (KNOWN_DIFFERENCES "EIP-7610 storage
+    EIP-7610, as in the specs; stock py-evm deploys over it (KNOWN_DIFFERENCES "eip7610-storage-
     collision").  Everything else about the block must still agree."""
     from eth._utils.address import generate_contract_address
 
     from tests.known_differences import KNOWN_DIFFERENCES
     from tests.stock_compare import Mismatch
 
-    assert "EIP-7610 storage collision" in KNOWN_DIFFERENCES
+    assert "eip7610-storage-collision" in KNOWN_DIFFERENCES
     target = generate_contract_address(SENDER.address, 0)
     alloc = {"0x" + target.hex(): {"storage": {"0x1": "0x1"}}}
     init = A.deploy_code(A.asm("STOP"), A.asm(2, 2, "SSTORE"))

@@ -1,17 +1,21 @@
 """The forks Hyperion runs: py-evm's VMs, Frontier to Prague, on Hyperion's state layer.
 
-Each fork's state class is py-evm's with two changes: ``account_db_class`` is the flat,
-trie-free :class:`~hyperion._core.flatdb.FlatAccountDB`, and the transaction executor
-records the gas refund it granted so receipts report the gas the sender actually paid
-for (py-evm's receipt misses the EIP-7623 floor in some cases; the execution specs are
-the authority, DECISIONS 1).  Transaction validity is Hyperion's own
-(``hyperion.evm.validation``), written after the execution specs' ``check_transaction``.
+Each fork's state class is py-evm's with these changes: ``account_db_class`` is the flat,
+trie-free :class:`~hyperion._core.flatdb.FlatAccountDB`; the transaction executor records
+the gas refund it granted so receipts report the gas the sender actually paid for (py-evm's
+receipt misses the EIP-7623 floor in some cases; the execution specs are the authority,
+DECISIONS 1); and the computation class carries the specs' fixes (MODEXP with an empty
+base, the EIP-3860 init-code cost of a create run by a delegated EOA) and a faster EIP-4844
+point evaluation.  Transaction validity is Hyperion's own (``hyperion.evm.validation``),
+written after the execution specs' ``check_transaction``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Dict, Optional, Tuple, Type
+
+from eth.precompiles.modexp import _compute_modexp_gas_fee_eip_198, extract_lengths
 
 from eth.vm.forks import (
     ArrowGlacierVM,
@@ -111,6 +115,99 @@ class _RefundRecordingExecutor:
         return refund
 
 
+MODEXP_ADDRESS = (5).to_bytes(20, "big")
+
+
+def _read_padded(data: bytes, start: int, size: int) -> bytes:
+    return data[start:start + size].ljust(size, b"\x00")
+
+
+def spec_modexp(computation, gas_calculator=_compute_modexp_gas_fee_eip_198):
+    """EIP-198 MODEXP as the execution specs define it.
+
+    py-evm 0.12.1b1 returns 0 whenever the base is empty (``base_length == 0``), but
+    ``0 ** 0 % m`` is ``1 % m``: an empty base with an empty or zero exponent must return 1
+    (for ``m > 1``).  Gas is py-evm's own calculator (EIP-198 or EIP-2565) for the fork.
+    """
+    data = computation.msg.data_as_bytes
+    computation.consume_gas(gas_calculator(data), reason="MODEXP Precompile")
+    base_length, exponent_length, modulus_length = extract_lengths(data)
+    if base_length == 0 and modulus_length == 0:
+        computation.output = b""
+        return computation
+    exponent_start = 96 + base_length
+    base = int.from_bytes(_read_padded(data, 96, base_length), "big")
+    exponent = int.from_bytes(_read_padded(data, exponent_start, exponent_length), "big")
+    modulus = int.from_bytes(_read_padded(data, exponent_start + exponent_length, modulus_length), "big")
+    if modulus == 0:
+        computation.output = b"\x00" * modulus_length
+    else:
+        computation.output = pow(base, exponent, modulus).to_bytes(modulus_length, "big")
+    return computation
+
+
+POINT_EVALUATION_ADDRESS = (10).to_bytes(20, "big")
+_TRUSTED_SETUP = None
+
+
+def point_evaluation(computation):
+    """EIP-4844 point evaluation, as py-evm's, with the KZG trusted setup loaded once.
+
+    py-evm 0.12.1b1 re-reads and parses the trusted setup file on every call (about a
+    second each); the verification itself (``ckzg.verify_kzg_proof``) is unchanged.
+    """
+    import ckzg
+    from eth.precompiles import point_evaluation as stock
+    from eth.exceptions import VMError
+
+    global _TRUSTED_SETUP
+    computation.consume_gas(stock.POINT_EVALUATION_PRECOMPILE_GAS, reason="Point Evaluation Precompile")
+    data = computation.msg.data_as_bytes
+    if len(data) != 192:
+        raise VMError("Point evaluation invalid input length.")
+    versioned_hash, z, y, commitment, proof = data[:32], data[32:64], data[64:96], data[96:144], data[144:192]
+    if stock.kzg_to_versioned_hash(commitment) != versioned_hash:
+        raise VMError("Point evaluation commitment does not match versioned hash.")
+    if _TRUSTED_SETUP is None:
+        _TRUSTED_SETUP = ckzg.load_trusted_setup(stock.TRUSTED_SETUP_PATH, 0)
+    try:
+        valid = ckzg.verify_kzg_proof(commitment, z, y, proof, _TRUSTED_SETUP)
+    except RuntimeError:  # malformed inputs are rejected inside the C code
+        valid = False
+    if not valid:
+        raise VMError("Point evaluation KZG proof verification failed.")
+    computation.output = stock.FIELD_ELEMENTS_PER_BLOB.to_bytes(32, "big") + stock.BLS_MODULUS.to_bytes(32, "big")
+    return computation
+
+
+def _spec_precompiles(computation_class) -> dict:
+    """The fork's precompiles with the execution-specs fixes applied."""
+    precompiles = dict(computation_class._precompiles or {})
+    if MODEXP_ADDRESS in precompiles:
+        stock = precompiles[MODEXP_ADDRESS]
+        calculator = getattr(stock, "keywords", {}).get("gas_calculator", _compute_modexp_gas_fee_eip_198)
+        precompiles[MODEXP_ADDRESS] = partial(spec_modexp, gas_calculator=calculator)
+    if POINT_EVALUATION_ADDRESS in precompiles:
+        precompiles[POINT_EVALUATION_ADDRESS] = point_evaluation
+    return precompiles
+
+
+class _SpecComputation:
+    """Computation mixin: the execution-specs fixes that live in the message machinery."""
+
+    @property
+    def is_origin_computation(self) -> bool:
+        """The transaction's own top-level message (depth 0).
+
+        py-evm 0.12.1b1 tests ``msg.sender == origin``, which is also true for a CREATE or
+        CREATE2 run by an EIP-7702-delegated EOA in its own context (the sender of that
+        create message is the origin).  py-evm then charges the EIP-3860 init-code cost of
+        that create twice (once in the opcode, once as if it were a create transaction):
+        2 gas per init-code word too much.  The specs charge it once, in the opcode.
+        """
+        return self.msg.depth == 0
+
+
 def _hyperion_state_class(vm_class):
     base_state = vm_class._state_class
     base_executor = base_state.transaction_executor_class
@@ -120,12 +217,18 @@ def _hyperion_state_class(vm_class):
         quiet_overrides(base_executor),
     )
     name = f"Hyperion{base_state.__name__}"
+    base_computation = base_state.computation_class
+    computation = type(
+        f"Hyperion{base_computation.__name__}", (_SpecComputation, base_computation),
+        {"_precompiles": _spec_precompiles(base_computation)},
+    )
     return type(
         name,
         (base_state,),
         {
             "account_db_class": FlatAccountDB,
             "transaction_executor_class": executor,
+            "computation_class": computation,
             # System contracts come from genesis / the block's system calls, not from
             # py-evm's (buggy, see ENGINEERING_NOTES §1) constructor hook.
             "set_system_contracts": lambda self: None,
@@ -152,7 +255,7 @@ class Fork:
 
     @property
     def computation_class(self) -> type:
-        return self.vm_class._state_class.computation_class
+        return self.state_class.computation_class
 
     def at_least(self, name: str) -> bool:
         return self.order >= FORKS[name].order

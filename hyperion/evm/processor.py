@@ -173,6 +173,8 @@ class BlockProcessor:
 
     def apply_pre_block(self, state) -> None:
         """EIP-4788 and EIP-2935 system calls; leaves the writes in ``state``'s journal."""
+        if not self.env.system_calls:
+            return
         if self.fork.has_beacon_root_call:
             root = self.env.parent_beacon_block_root or ZERO_HASH
             self._system_call(state, BEACON_ROOTS_ADDRESS, root, checked=False)
@@ -191,7 +193,7 @@ class BlockProcessor:
                 if state.account_exists(address) and state.account_is_empty(address):
                     state.delete_account(address)
         requests: List[bytes] = []
-        if self.fork.has_requests:
+        if self.fork.has_requests and self.env.system_calls:
             deposits = b"".join(
                 extract_deposit_data(entry.data)
                 for entry in logs
@@ -208,9 +210,12 @@ class BlockProcessor:
         if not self.fork.is_post_merge:
             reward = self.fork.block_reward() if self.env.block_reward is None else self.env.block_reward
             if reward >= 0:
-                state.delta_balance(self.env.coinbase, reward)
+                ommers = self.env.ommers
+                state.delta_balance(self.env.coinbase, reward + len(ommers) * (reward // 32))
                 if self.fork.has_eip161 and state.account_is_empty(self.env.coinbase):
                     state.delete_account(self.env.coinbase)
+                for ommer in ommers:
+                    state.delta_balance(ommer.address, (8 - ommer.delta) * reward // 8)
         return tuple(requests)
 
     # -- transactions -------------------------------------------------------------------
@@ -395,6 +400,7 @@ def assemble_results(
                 gas_used=outcome.gas_used, cumulative_gas_used=cumulative, blob_gas_used=outcome.blob_gas_used,
                 logs=outcome.logs, first_log_index=log_index, return_data=outcome.return_data,
                 contract_address=outcome.contract_address, error=outcome.error, tx_type=p.type,
+                post_state=None if fork.has_status_receipts else status_field,
             )
         )
         log_index += len(outcome.logs)

@@ -166,15 +166,21 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------
     def write_genesis(
-        self, diff: StateDiff, update: RootUpdate, chain_config_json: str, block_hash: Optional[bytes] = None
+        self,
+        diff: StateDiff,
+        update: RootUpdate,
+        chain_config_json: str,
+        block_hash: Optional[bytes] = None,
+        number: int = 0,
     ) -> Head:
-        """Write the genesis state as block 0 (no change set: nothing to revert to)."""
+        """Write the genesis state as block ``number`` (0 unless the chain starts from a
+        snapshot); it has no change set: there is nothing before it to revert to."""
         with self.backend.write() as txn:
             if _decode_head(txn.get("meta", _META_HEAD)).number >= 0:
                 raise StoreError(f"{self.path} already holds a chain; genesis can only be written once")
             self._apply_diff(txn, diff, update, changeset=None)
-            head = Head(number=0, state_root=update.root, block_hash=block_hash)
-            txn.put("blocks", codec.block_key(0), (block_hash or b"\x00" * 32) + update.root)
+            head = Head(number=number, state_root=update.root, block_hash=block_hash)
+            txn.put("blocks", codec.block_key(number), (block_hash or b"\x00" * 32) + update.root)
             txn.put("meta", _META_HEAD, _encode_head(head))
             txn.put("meta", _META_CONFIG, chain_config_json.encode())
         self.generation += 1
