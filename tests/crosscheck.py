@@ -334,7 +334,8 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
         txs.append(tx)
         if mutation is None:
             nonces[sender] += 1  # a guess: the transaction may still be invalid (funds, gas)
-    return Batch(fork=fork, alloc=alloc, env=env, txs=txs, reward=-1 if stock_compatible else None)
+    # the fork's block reward in every batch (hyperion.reference.run_stock pays py-evm's too)
+    return Batch(fork=fork, alloc=alloc, env=env, txs=txs)
 
 
 # -- comparison ----------------------------------------------------------------------------

@@ -96,23 +96,6 @@ def _storage_collision(fork, alloc, txs) -> bool:
     return any(acc["storage"] and not acc["code"] and acc["nonce"] == 0 for acc in normalize_alloc(alloc).values())
 
 
-def _intrinsic_gas_too_low(fork, alloc, txs) -> bool:
-    """A transaction whose gas limit is below its full intrinsic cost (access list,
-    authorizations, init code, EIP-7623 floor included)."""
-    from hyperion.conformance.fixture_json import tx_from_json, tx_input
-    from hyperion.evm.forks import get_fork
-    from hyperion.evm.transactions import prepare_transactions
-
-    the_fork = get_fork(fork)
-    inputs = []
-    for tx in txs:
-        try:
-            inputs.append(tx_input(tx_from_json(dict(tx)), 1, the_fork))
-        except Exception:
-            continue
-    return any(p.error and "intrinsic gas too low" in p.error for p in prepare_transactions(the_fork, inputs, 1))
-
-
 def _wrong_chain_id(fork, alloc, txs) -> bool:
     """A transaction signed for a chain other than the comparisons' (chain id 1, as
     tests/crosscheck.py runs them)."""
@@ -159,14 +142,6 @@ KNOWN_DIFFERENCES: Dict[str, KnownDifference] = {
             "for a zero exponent",
             "hyperion/evm/forks.py spec_modexp",
             _modexp_empty_base,
-        ),
-        KnownDifference(
-            "intrinsic-gas-checked-late",
-            "stock py-evm's transaction validation checks only part of the intrinsic cost (not the access "
-            "list's); a transaction with too little gas for the rest fails inside apply_transaction "
-            "('Message.gas cannot be negative') after the sender was already charged",
-            "hyperion/evm/transactions.py _check_static (the full intrinsic cost before execution)",
-            _intrinsic_gas_too_low,
         ),
         KnownDifference(
             "delegated-eoa-create-initcode-charged-twice",

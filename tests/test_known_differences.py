@@ -30,7 +30,7 @@ from tests.crosscheck import (
     init_returning,
     spec_t8n,
 )
-from hyperion.conformance.fixture_json import to_int, tx_from_json, tx_input
+from hyperion.conformance.fixture_json import sign, to_int, tx_from_json, tx_input
 from hyperion.conformance.t8n import build_env
 from hyperion.evm.forks import get_fork
 from hyperion.reference import run_stock
@@ -84,16 +84,16 @@ def scenario(name: str) -> Batch:
                    0, "MLOAD", 0, "SSTORE", "STOP")
         alloc = dict(FUNDED, **{hb(MODEXP_CALLER): {"balance": "0x0", "nonce": "0x1", "code": hb(code)}})
         return Batch("Prague", alloc, ENV, [dict(TX, to=hb(MODEXP_CALLER))])
-    if name == "intrinsic-gas-checked-late":
-        access_list = [{"address": hb(SENDERS[1]), "storageKeys": [hb(bytes(32))]}]
-        return Batch("Prague", FUNDED, ENV, [dict(TX, gas=h(21_000), accessList=access_list)])
     if name == "delegated-eoa-create-initcode-charged-twice":
         alloc = {hb(SENDERS[0]): {"balance": h(10**18), "nonce": "0x0",
                                   "code": hb(b"\xef\x01\x00" + CONTRACTS["factory"])},
                  hb(CONTRACTS["factory"]): {"balance": "0x0", "nonce": "0x1", "code": hb(FACTORY)}}
         return Batch("Prague", alloc, ENV, [dict(TX, to=hb(SENDERS[0]), input=hb(init_returning(STORE)))])
     if name == "wrong-chain-id":
-        return Batch("Prague", FUNDED, ENV, [dict(TX, chainId="0x2")])
+        # signed here (a t8n signs a secretKey transaction for its own chain)
+        signed = sign(tx_from_json(dict(TX, chainId="0x2")), 2)
+        tx = {k: v for k, v in TX.items() if k != "secretKey"}
+        return Batch("Prague", FUNDED, ENV, [dict(tx, chainId="0x2", v=h(signed.v), r=h(signed.r), s=h(signed.s))])
     if name == "eip7610-storage-collision":
         target = keccak(rlp.encode([SENDERS[0], 0]))[12:]
         alloc = dict(FUNDED, **{hb(target): {"balance": "0x1", "nonce": "0x0", "code": "0x",
