@@ -43,7 +43,7 @@ from hyperion.evm.processor import (
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
 from hyperion.precompiles.registry import state_class_for
 from hyperion.precompiles.registry import warm_up as warm_up_precompiles
-from hyperion.scheduler import BlockJob, make_scheduler
+from hyperion.scheduler import BlockJob, Scheduler, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE
 from hyperion.state.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof, layered_nodes
 from hyperion.state.store import DEFAULT_REVERT_DEPTH, Store
@@ -90,7 +90,7 @@ class Engine:
         self,
         store: Store,
         chain_config: Optional[ChainConfig] = None,
-        scheduler: str = "sequential",
+        scheduler: Union[str, Scheduler] = "sequential",
         workers: Optional[int] = None,
         scheduler_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
@@ -105,9 +105,13 @@ class Engine:
             self._config: Optional[ChainConfig] = config
         else:
             self._config = chain_config
-        self._scheduler_name = scheduler
-        self._scheduler_options = dict(scheduler_options or {})
-        self.scheduler = make_scheduler(scheduler, workers, **self._scheduler_options)
+        if isinstance(scheduler, str):
+            self.scheduler = make_scheduler(scheduler, workers, **dict(scheduler_options or {}))
+            self._owns_scheduler = True
+        else:  # a scheduler shared by engines used one after another (the caller closes it)
+            self.scheduler = scheduler
+            self._owns_scheduler = False
+        self._scheduler_name = self.scheduler.name
         self.scheduler.attach(store)
         self._sequential = make_scheduler("sequential")
         self._lock = threading.RLock()
@@ -136,7 +140,7 @@ class Engine:
         data_dir: str = DEFAULT_DATA_DIR,
         *,
         chain_config: Optional[ChainConfig] = None,
-        scheduler: str = "sequential",
+        scheduler: Union[str, Scheduler] = "sequential",
         workers: Optional[int] = None,
         revert_depth: int = DEFAULT_REVERT_DEPTH,
         map_size: int = DEFAULT_MAP_SIZE,
@@ -155,7 +159,7 @@ class Engine:
         cls,
         *,
         chain_config: Optional[ChainConfig] = None,
-        scheduler: str = "sequential",
+        scheduler: Union[str, Scheduler] = "sequential",
         workers: Optional[int] = None,
         revert_depth: int = DEFAULT_REVERT_DEPTH,
         scheduler_options: Optional[Mapping[str, Any]] = None,
@@ -165,7 +169,8 @@ class Engine:
 
     def close(self) -> None:
         with self._lock:
-            self.scheduler.close()
+            if self._owns_scheduler:
+                self.scheduler.close()
             self.store.close()
 
     def __enter__(self) -> "Engine":

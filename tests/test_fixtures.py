@@ -3,17 +3,19 @@
 Compiled mode runs every file (the ones outside the subset are marked ``compiled_only``);
 the pure-Python pass (``HYPERION_FIXTURE_SUBSET=1``) runs the fixed, deterministic subset
 (:func:`hyperion.conformance.fixtures.select_subset`).  The parallel-scheduler pass runs
-the same subset with each non-sequential scheduler, once it can be built.
+the same subset, plus every file with a block of two or more transactions, with each
+parallel scheduler.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
 from tests.conftest import fixtures_root
 from hyperion.conformance.fixtures import FAIL, SKIP, FixtureRunner, RunOptions, corpus_relative, discover, select_subset
-from hyperion.scheduler import SCHEDULERS, make_scheduler
+from hyperion.scheduler import SCHEDULERS
 
 ROOT = fixtures_root()
 SUBSET_ONLY = os.environ.get("HYPERION_FIXTURE_SUBSET", "") not in ("", "0")
@@ -90,17 +92,32 @@ def test_the_subset_is_fixed_and_covers_every_family():
     assert len(SUBSET) < len(FILES) / 4
 
 
+def _multi_transaction_files():
+    """The BlockchainTests files with a block of two or more transactions (the blocks a
+    parallel scheduler really runs in parallel, see hyperion.conformance.CHECKING_MIN_TXS)."""
+    out = []
+    for path in FILES:
+        if "BlockchainTests" not in path.parts or corpus_relative(path) in LONG_RUN:
+            continue
+        with open(path) as handle:
+            tests = json.load(handle)
+        if any(len(block.get("transactions", ())) >= 2
+               for test in tests.values() if isinstance(test, dict) for block in test.get("blocks", ())):
+            out.append(path)
+    return out
+
+
 @pytest.mark.parametrize("scheduler", [s for s in SCHEDULERS if s != "sequential"])
-def test_fixture_subset_with_parallel_scheduler(scheduler):
-    try:
-        make_scheduler(scheduler, 2).close()
-    except ValueError as exc:
-        pytest.skip(f"the {scheduler} scheduler cannot be built yet: {exc}")
+def test_fixtures_with_parallel_scheduler(scheduler):
+    """The subset plus every file with multi-transaction blocks, on 2 worker processes."""
     if not FILES:
         pytest.skip(f"no ethereum/tests fixtures under {ROOT}")
-    runner = FixtureRunner(RunOptions(scheduler=scheduler, workers=2))
+    paths = sorted(set(SUBSET) | set(_multi_transaction_files()))
     failures = []
-    for path in sorted(SUBSET):
-        result = runner.run_file(path)
-        failures += [f"{c.id}: {c.describe()}" for c in result.cases if c.status == FAIL]
+    with FixtureRunner(RunOptions(scheduler=scheduler, workers=2)) as runner:
+        for path in paths:
+            result = runner.run_file(path)
+            failures += [f"{c.id}: {c.describe()}" for c in result.cases if c.status == FAIL]
+        parallel_blocks = runner.scheduler.parallel_blocks
     assert not failures, f"{len(failures)} cases fail with {scheduler}:\n" + "\n".join(failures[:20])
+    assert parallel_blocks > 0, "no block ran in parallel"

@@ -16,7 +16,7 @@ import sys
 import pytest
 import rlp
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 
 from tests import known_differences
 from tests.crosscheck import (
@@ -228,23 +228,23 @@ def test_block_exception_is_reported_like_the_specs():
 @pytest.mark.parametrize("args, code, text", [
     (["--state.fork", "Osaka"], 3, "Osaka"),
     (["--state.fork", "NoSuchFork"], 3, "unknown fork"),
-    (["--scheduler", "blockstm", "--workers", "2"], 2, "blockstm"),
 ])
 def test_errors_have_exit_codes(args, code, text):
-    if "blockstm" in args:
-        from hyperion.scheduler import make_scheduler
-
-        try:
-            make_scheduler("blockstm", 2).close()
-            pytest.skip("the blockstm scheduler is available")
-        except ValueError:
-            pass
     batch = _simple_batch()
     stdin = json.dumps({"alloc": batch.alloc, "env": batch.env, "txs": batch.txs})
     result = CliRunner().invoke(main, ["t8n", "--input.alloc", "stdin", "--input.env", "stdin", "--input.txs", "stdin",
                                        "--output.result", "stdout", *args], input=stdin)
     assert result.exit_code == code, result.output
     assert text in result.output
+
+
+@settings(max_examples=4)
+@given(batches(forks=["Prague", "Cancun", "London"], max_txs=12))
+def test_blockstm_scheduler_gives_the_sequential_output(batch):
+    """``--scheduler blockstm`` runs every block of two or more transactions on worker
+    processes (hyperion.conformance.CHECKING_MIN_TXS) and must print exactly what the
+    sequential scheduler prints."""
+    assert hyperion_t8n(batch, ("--scheduler", "blockstm", "--workers", "2")) == hyperion_t8n(batch)
 
 
 def test_malformed_env_is_an_input_error():

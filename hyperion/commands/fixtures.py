@@ -86,7 +86,7 @@ def command(paths, scheduler, workers, forks, pattern, json_report, subset, diag
     try:
         with progress:
             report = run_paths(paths, options, on_file=on_file, subset=subset)
-    except ValueError as exc:  # the scheduler cannot be built (e.g. blockstm not there yet)
+    except ValueError as exc:  # the scheduler cannot be built here
         console.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(2)
     elapsed = time.perf_counter() - started

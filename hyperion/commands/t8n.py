@@ -66,7 +66,7 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
     """
     try:
         make_scheduler(scheduler, workers).close()
-    except ValueError as exc:  # e.g. blockstm before the parallel scheduler lands
+    except ValueError as exc:  # the scheduler cannot be built here
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     try:

@@ -9,3 +9,18 @@
 - :mod:`hyperion.conformance.rules` — header rules (base fee, excess blob gas, gas limit) that
   a block's environment is derived from and checked against.
 """
+from typing import Optional
+
+from hyperion.scheduler import Scheduler, make_scheduler
+
+#: The conformance tools exist to check the engine, so a parallel scheduler runs every block
+#: of two or more transactions in parallel (its default threshold keeps small blocks sequential).
+CHECKING_MIN_TXS = 2
+
+
+def checking_scheduler(name: str, workers: Optional[int] = None) -> Scheduler:
+    """The scheduler ``hyperion fixtures`` / ``hyperion t8n`` run with; ``ValueError`` if it
+    cannot be built."""
+    if name == "sequential":
+        return make_scheduler(name)
+    return make_scheduler(name, workers, min_txs=CHECKING_MIN_TXS)

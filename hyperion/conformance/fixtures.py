@@ -60,7 +60,7 @@ from hyperion.engine import Engine
 from hyperion.errors import HyperionError, InvalidBlockError
 from hyperion.evm.forks import Fork, canonical_fork_name, get_fork
 from hyperion.evm.header import header_fields
-from hyperion.scheduler import make_scheduler
+from hyperion.conformance import checking_scheduler
 from hyperion.types import BlockEnv, BlockResult, Ommer, TxStatus, ZERO_HASH
 
 STATE = "state"
@@ -231,19 +231,28 @@ def classify(test: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
-def check_scheduler(options: RunOptions) -> None:
-    """Fail early (``ValueError``) if the scheduler cannot be built."""
-    scheduler = make_scheduler(options.scheduler, options.workers)
-    scheduler.close()
-
-
 # -- the runner ------------------------------------------------------------------------------
 class FixtureRunner:
+    """Runs fixture files; every case gets a fresh in-memory engine, and all of them share one
+    scheduler (a parallel one keeps its worker processes for the whole run).  Close it, or use
+    it as a context manager."""
+
     def __init__(self, options: Optional[RunOptions] = None) -> None:
         self.options = options or RunOptions()
+        #: ``ValueError`` here if the scheduler cannot be built
+        self.scheduler = checking_scheduler(self.options.scheduler, self.options.workers)
 
     def new_engine(self, config: ChainConfig) -> Engine:
-        return Engine.in_memory(chain_config=config, scheduler=self.options.scheduler, workers=self.options.workers)
+        return Engine.in_memory(chain_config=config, scheduler=self.scheduler)
+
+    def close(self) -> None:
+        self.scheduler.close()
+
+    def __enter__(self) -> "FixtureRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- files -------------------------------------------------------------------------
     def run_file(self, path: Path, display: Optional[str] = None) -> FileResult:
@@ -784,17 +793,16 @@ def run_paths(paths: Iterable[os.PathLike], options: Optional[RunOptions] = None
               subset: bool = False) -> Report:
     """Run every fixture file under ``paths``; ``on_file(result, done, total)`` after each."""
     options = options or RunOptions()
-    check_scheduler(options)
     files = discover(paths)
     if subset:
         files = select_subset(files)
-    runner = FixtureRunner(options)
     report = Report(options=options)
     started = time.perf_counter()
-    for done, path in enumerate(files, 1):
-        result = runner.run_file(path)
-        report.files.append(result)
-        if on_file is not None:
-            on_file(result, done, len(files))
+    with FixtureRunner(options) as runner:
+        for done, path in enumerate(files, 1):
+            result = runner.run_file(path)
+            report.files.append(result)
+            if on_file is not None:
+                on_file(result, done, len(files))
     report.seconds = time.perf_counter() - started
     return report

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import rlp
 
 from hyperion.chain import ChainConfig
-from hyperion.conformance import skips
+from hyperion.conformance import checking_scheduler, skips
 from hyperion.conformance.fixture_json import (
     FixtureFormatError,
     alloc_to_json,
@@ -235,7 +235,8 @@ def run_t8n(
         config = ChainConfig.single_fork(the_fork.name, chain_id=chain_id)
     except ChainConfigError as exc:
         raise T8nError(str(exc), exit_code=3) from None
-    engine = Engine.in_memory(chain_config=config, scheduler=scheduler, workers=workers)
+    the_scheduler = checking_scheduler(scheduler, workers)
+    engine = Engine.in_memory(chain_config=config, scheduler=the_scheduler)
     try:
         engine.init_genesis(genesis_alloc(pre), number=block_env.number - 1, gas_limit=block_env.gas_limit,
                             timestamp=max(block_env.timestamp - 1, 0))
@@ -249,6 +250,7 @@ def run_t8n(
             block_exception = result.block_exception or str(exc)
     finally:
         engine.close()
+        the_scheduler.close()
 
     original_index = [index for index, _ in inputs]
     for tx in result.tx_results:

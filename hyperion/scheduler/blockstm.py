@@ -108,9 +108,11 @@ class ParallelScheduler:
         self._workers: List[_Worker] = []
         self._lock_path: Optional[str] = None
         self._seq = 0
-        self._memory_sent: Dict[int, int] = {}
+        self._memory_sent: Dict[int, str] = {}
         self._restarts = 0
         self.startup_seconds = 0.0
+        #: blocks handed to the workers so far (the others fell back before starting)
+        self.parallel_blocks = 0
         #: tests only: ``{"exit_at_tx": i}`` makes the worker that executes tx ``i`` of the
         #: next block exit abruptly (one shot), to exercise worker-death recovery
         self.fault_injection: Optional[dict] = None
@@ -230,6 +232,7 @@ class ParallelScheduler:
         if reason is not None:
             return self._sequential(job, started, reason)
         self.start()
+        self.parallel_blocks += 1
         self._seq += 1
         scheduler = self._scheduler
         scheduler.reset(n, self._seq)
@@ -312,10 +315,12 @@ class ParallelScheduler:
         store = self._store
         if not store.is_memory:
             return {"kind": "lmdb", "path": store.path}
-        if self._memory_sent.get(worker.index) == store.generation:
-            return {"kind": "memory", "generation": store.generation}
-        self._memory_sent[worker.index] = store.generation
-        return {"kind": "memory", "generation": store.generation, "tables": store.backend.export()}
+        # store and generation: a scheduler shared by several engines serves several stores
+        version = f"{store.instance}:{store.generation}"
+        if self._memory_sent.get(worker.index) == version:
+            return {"kind": "memory", "generation": version}
+        self._memory_sent[worker.index] = version
+        return {"kind": "memory", "generation": version, "tables": store.backend.export()}
 
     def _wait(self, n: int) -> dict:
         """Wait for every worker to report; stop the block early on failure or contention."""

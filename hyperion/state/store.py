@@ -12,6 +12,7 @@ the block restores them and pruning the change set drops them.
 """
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -110,6 +111,10 @@ def _decode_head(raw: Optional[bytes]) -> Head:
     return Head(number=number, state_root=root, block_hash=block_hash)
 
 
+#: distinguishes the stores of one process (a scheduler may serve several in turn)
+_store_ids = itertools.count(1)
+
+
 class Store:
     """Flat state + trie nodes + change sets over a KV backend (LMDB or memory)."""
 
@@ -120,6 +125,7 @@ class Store:
         self.revert_depth = revert_depth
         #: bumped by every write in this process (in-memory stores are shipped to workers by it)
         self.generation = 0
+        self.instance = next(_store_ids)
         with backend.write() as txn:
             schema = txn.get("meta", _META_SCHEMA)
             if schema is None:
