@@ -5,7 +5,7 @@ from ``python benchmarks/bench_parallel.py``).
 """
 import pytest
 
-from benchmarks.bench_parallel import TARGETS, measure
+from hyperion.bench.parallel import TARGETS, measure
 
 
 @pytest.mark.parametrize("workload", sorted(TARGETS))

@@ -56,6 +56,23 @@ def foundation(count: int, repeats: int, kinds, twins: bool, json_path, quiet: b
                       handle, indent=1)
 
 
+@bench.command("parallel")
+@click.option("--txs", default=2000, show_default=True, type=click.IntRange(16, 100_000), help="Transactions per block.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Block-STM worker processes.")
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 100),
+              help="Measured blocks per workload (after one warm-up block).")
+@click.option("--workload", default="all", show_default=True, type=click.Choice(["all", "erc20", "eth", "hot"]))
+def parallel(txs: int, workers: int, rounds: int, workload: str) -> None:
+    """Issue 4: Block-STM vs the sequential scheduler on the same signed blocks (LMDB).
+
+    Workloads: independent ERC-20 transfers, independent ETH transfers, ERC-20 transfers that
+    all credit one holder (one hot storage slot).  Identical results are asserted.
+    """
+    from hyperion.bench.parallel import main
+
+    main(["--txs", str(txs), "--workers", str(workers), "--rounds", str(rounds), "--workload", workload])
+
+
 for _name in BENCH_MODULES:
     bench.add_command(importlib.import_module(_name).command)
 

@@ -278,6 +278,8 @@ class ParallelScheduler:
                 "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,
                 "incarnations_per_tx": scheduler.header(core.H_INCARNATIONS) / n,
                 "parallel_prefix": accepted,
+                **{f"worker_{key}": value for key, value in problems["worker_seconds"].items()
+                   if key != "seconds"},
             },
         )
         return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats)
@@ -328,6 +330,8 @@ class ParallelScheduler:
         waiting = {worker.index: worker for worker in self._workers}
         reasons: List[str] = []
         replace = set()
+        #: summed over the workers: setup, decoding + sender recovery, replica sync, idle
+        worker_seconds: Dict[str, float] = {}
         stop_deadline = None
         while waiting:
             ready = connection.wait([w.conn for w in waiting.values()], timeout=0.02)
@@ -340,6 +344,9 @@ class ParallelScheduler:
                 except (EOFError, OSError):  # the worker's end closed: it died
                     message = ("died",)
                 if message[0] == "done" and message[1] == self._seq:
+                    for key, value in message[2].items():
+                        if key.endswith("_seconds"):
+                            worker_seconds[key] = worker_seconds.get(key, 0.0) + value
                     del waiting[worker.index]
                 elif message[0] == "error":
                     reasons.append(f"worker {worker.index} failed: {message[2].splitlines()[0]}")
@@ -373,7 +380,7 @@ class ParallelScheduler:
                         scheduler.set_flag(core.H_STOP, 1)
         if scheduler.header(core.H_OVERFLOW):
             reasons.append("the shared record log or dependency arena is full")
-        return {"reasons": reasons, "replace": replace}
+        return {"reasons": reasons, "replace": replace, "worker_seconds": worker_seconds}
 
     def _fold(self, job: BlockJob, n: int, normal: bool, transactions: list, outcomes: list):
         """Apply final write-sets in order; -> (accepted prefix, gas used, blob gas used, reason)."""

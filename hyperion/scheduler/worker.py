@@ -117,9 +117,14 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
     position = 0
     executed = 0
     validated = 0
+    # where this worker's time went (ns): decoding + sender recovery, applying the other
+    # workers' records to the local replica, and waiting for a task
+    prepare_ns = sync_ns = idle_ns = 0
+    setup_seconds = time.perf_counter() - started
 
     def sync() -> None:
-        nonlocal position
+        nonlocal position, sync_ns
+        begun = time.perf_counter_ns()
         records, position = scheduler.read_records(position)
         for raw in records:
             record = pickle.loads(raw)
@@ -128,14 +133,17 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
                 memory.apply_record(tx, incarnation, accounts, storage, wiped, codes, delta, reads)
             else:
                 memory.apply_estimate(record[1], record[2])
+        sync_ns += time.perf_counter_ns() - begun
 
     def execute(tx: int, incarnation: int):
-        nonlocal executed
+        nonlocal executed, prepare_ns
         if fault.get("exit_at_tx") == tx:
             os._exit(3)  # fault injection (tests): die without a word, mid-block
         item = prepared.get(tx)
         if item is None:
+            begun = time.perf_counter_ns()
             item = prepared[tx] = prepare_one(fork, inputs[tx], chain_id, tx)
+            prepare_ns += time.perf_counter_ns() - begun
         while True:
             begun = time.perf_counter_ns()
             view = MVView(memory, tx, base, scheduler, sync)
@@ -176,8 +184,11 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
     try:
         kind, tx, incarnation = NO_TASK, -1, -1
         idle_spins = 0
+        idle_since = None
         while True:
             if kind == NO_TASK:
+                if idle_since is None:
+                    idle_since = time.perf_counter_ns()
                 if scheduler.done():
                     break
                 kind, tx, incarnation = scheduler.next_task()
@@ -193,15 +204,20 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
                         time.sleep(0)
                     continue
                 idle_spins = 0
+                idle_ns += time.perf_counter_ns() - idle_since
+                idle_since = None
             sync()
             if kind == EXECUTION:
                 kind, tx, incarnation = execute(tx, incarnation)
             elif kind == VALIDATION:
                 kind, tx, incarnation = validate(tx, incarnation)
+        if idle_since is not None:
+            idle_ns += time.perf_counter_ns() - idle_since
     finally:
         store_reader.close()
     return {"executed": executed, "validated": validated, "decoded": len(prepared),
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, "setup_seconds": setup_seconds,
+            "prepare_seconds": prepare_ns / 1e9, "sync_seconds": sync_ns / 1e9, "idle_seconds": idle_ns / 1e9}
 
 
 def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: int, log_capacity: int,
