@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from hyperion.chain import ChainConfig, ForkActivation
-from hyperion.conformance import rules, skips
+from hyperion.conformance import checking_scheduler, rules, skips
 from hyperion.conformance.fixture_json import (
     HEADER_FIELDS,
     FixtureFormatError,
@@ -60,7 +60,6 @@ from hyperion.engine import Engine
 from hyperion.errors import HyperionError, InvalidBlockError
 from hyperion.evm.forks import Fork, canonical_fork_name, get_fork
 from hyperion.evm.header import header_fields
-from hyperion.conformance import checking_scheduler
 from hyperion.types import BlockEnv, BlockResult, Ommer, TxStatus, ZERO_HASH
 
 STATE = "state"
