@@ -428,6 +428,35 @@ def test_parallel_equals_sequential(scheduler):
             engine.close()
 
 
+def test_worker_replaced_mid_block_is_warmed_up_and_agrees():
+    """A Block-STM worker that dies mid-block is replaced; the replacement gets the engine's
+    warm-up (kernels compiled before it runs a block) and the next blocks still agree."""
+    reason = _scheduler_available("blockstm")
+    if reason is not None:
+        pytest.skip(reason)
+    engines = {name: new_engine(scheduler=name, scheduler_options={"min_txs": 2} if name == "blockstm" else None)
+               for name in ("sequential", "blockstm")}
+    try:
+        chains = {name: Chain(engine) for name, engine in engines.items()}
+        parallel = engines["blockstm"].scheduler
+        assert parallel._warmed, "the engine warmed its workers up"
+        for block in range(2):
+            if block == 0:
+                parallel.fault_injection = {"exit_at_tx": 3}
+            results = {}
+            for name, chain in chains.items():
+                d = chain.deployment
+                txs = [chain.tx(i, AI["mlp"], d.model + ex.sample_input(i % 10, block), gas=100_000) for i in range(8)]
+                results[name] = chain.run(txs, commit=True)
+            seq, par = results["sequential"], results["blockstm"]
+            assert par.state_root == seq.state_root and par.inference_records == seq.inference_records
+            assert par.stats.worker_restarts == (1 if block == 0 else 0), par.stats
+            assert all(worker.warmed == tuple(parallel._warmed) for worker in parallel._workers)
+    finally:
+        for engine in engines.values():
+            engine.close()
+
+
 # -- configuration of the set -----------------------------------------------------------------
 def test_configurable_base_address():
     config = ChainConfig(extra_precompiles=("ai@0x0b00",))

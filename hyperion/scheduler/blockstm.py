@@ -66,6 +66,8 @@ class _Worker:
     process: subprocess.Popen
     conn: connection.Connection
     pid: int = 0
+    #: what this worker has warmed up (its reply received)
+    warmed: tuple = ()
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -110,6 +112,8 @@ class ParallelScheduler:
         self._seq = 0
         self._memory_sent: Dict[int, str] = {}
         self._restarts = 0
+        #: (fork name, precompile sets) every worker has warmed up, for replacements
+        self._warmed: List[tuple] = []
         self.startup_seconds = 0.0
         #: blocks handed to the workers so far (the others fell back before starting)
         self.parallel_blocks = 0
@@ -168,10 +172,13 @@ class ParallelScheduler:
     def warm_up(self, fork_names_and_precompiles) -> None:
         """Build fork state classes (and compile precompile kernels) in every worker."""
         self.start()
+        specs = list(fork_names_and_precompiles)
+        self._warmed.extend(spec for spec in specs if spec not in self._warmed)
         for worker in self._workers:
-            worker.conn.send(("warmup", list(fork_names_and_precompiles)))
+            worker.conn.send(("warmup", specs))
         for worker in self._workers:
             worker.conn.recv()
+            worker.warmed = tuple(self._warmed)
 
     def close(self) -> None:
         for worker in self._workers:
@@ -210,6 +217,10 @@ class ParallelScheduler:
         self._restarts += 1
         replacement = self._spawn(worker.index)
         self._await_ready(replacement)
+        if self._warmed:  # a replacement warms up now too, not in the middle of its first block
+            replacement.conn.send(("warmup", list(self._warmed)))
+            replacement.conn.recv()
+            replacement.warmed = tuple(self._warmed)
         self._memory_sent.pop(worker.index, None)
         return replacement
 
