@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Dict, List, Optional, Sequence
 
+import rlp
 from eth_hash.auto import keccak
 from eth_keys import keys
 
@@ -105,6 +106,67 @@ def erc20_balance_of_data(holder: bytes) -> bytes:
     return keccak(b"balanceOf(address)")[:4] + holder.rjust(32, b"\x00")
 
 
+def sign_transaction(
+    key,
+    *,
+    fork: str = DEFAULT_FORK,
+    nonce: int,
+    to: Optional[bytes],
+    value: int = 0,
+    data: bytes = b"",
+    gas: int = 21_000,
+    tx_type: int = 2,
+    gas_price: int = 2 * GWEI,
+    max_fee: int = 2 * GWEI,
+    tip: int = GWEI,
+    chain_id: int = 31337,
+    eip155: bool = True,
+    access_list=(),
+    max_fee_per_blob_gas: int = 1,
+    blob_hashes=(),
+    authorizations=(),
+) -> bytes:
+    """EIP-2718 bytes of a transaction of any type (0-4) signed with ``key`` (an eth-keys
+    private key) under ``fork``'s rules: a legacy one is EIP-155 protected when ``eip155``
+    and the fork has EIP-155 (Spurious Dragon on)."""
+    the_fork = get_fork(fork)
+    builder = the_fork.vm_class.get_transaction_builder()
+    to = to or b""
+    if tx_type == 0:
+        unsigned = builder.create_unsigned_transaction(
+            nonce=nonce, gas_price=gas_price, gas=gas, to=to, value=value, data=data
+        )
+        if eip155 and the_fork.has_eip161:
+            signed = unsigned.as_signed_transaction(key, chain_id=chain_id)
+        else:
+            signed = unsigned.as_signed_transaction(key)
+        return rlp.encode(signed)
+    if tx_type == 1:
+        unsigned = builder.new_unsigned_access_list_transaction(
+            chain_id=chain_id, nonce=nonce, gas_price=gas_price, gas=gas, to=to, value=value, data=data,
+            access_list=list(access_list),
+        )
+    elif tx_type == 2:
+        unsigned = builder.new_unsigned_dynamic_fee_transaction(
+            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
+            to=to, value=value, data=data, access_list=list(access_list),
+        )
+    elif tx_type == 3:
+        unsigned = builder.new_unsigned_blob_transaction(
+            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
+            to=to, value=value, data=data, access_list=list(access_list), max_fee_per_blob_gas=max_fee_per_blob_gas,
+            blob_versioned_hashes=list(blob_hashes),
+        )
+    elif tx_type == 4:
+        unsigned = builder.new_unsigned_set_code_transaction(
+            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
+            to=to, value=value, data=data, access_list=list(access_list), authorization_list=list(authorizations),
+        )
+    else:
+        raise ValueError(f"tx type {tx_type} not supported here")
+    return unsigned.as_signed_transaction(key).encode()
+
+
 def sign_tx(
     sender: Wallet,
     nonce: int,
@@ -119,27 +181,11 @@ def sign_tx(
     tx_type: int = 2,
     access_list=(),
 ) -> bytes:
-    """A signed EIP-2718 transaction (type 2 by default; type 0 for legacy)."""
-    builder = get_fork(fork).vm_class.get_transaction_builder()
-    if tx_type == 0:
-        unsigned = builder.create_unsigned_transaction(
-            nonce=nonce, gas_price=max_fee, gas=gas, to=to or b"", value=value, data=data
-        )
-        signed = unsigned.as_signed_transaction(sender.key, chain_id=chain_id)
-        import rlp
-
-        return rlp.encode(signed)
-    if tx_type == 1:
-        unsigned = builder.new_unsigned_access_list_transaction(
-            chain_id=chain_id, nonce=nonce, gas_price=max_fee, gas=gas, to=to or b"", value=value, data=data,
-            access_list=list(access_list),
-        )
-    else:
-        unsigned = builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
-            to=to or b"", value=value, data=data, access_list=list(access_list),
-        )
-    return unsigned.as_signed_transaction(sender.key).encode()
+    """A signed EIP-2718 transaction from a workload wallet (type 2 by default; a legacy or
+    access-list one pays ``max_fee`` as its gas price)."""
+    return sign_transaction(sender.key, fork=fork, nonce=nonce, to=to, value=value, data=data, gas=gas,
+                            tx_type=tx_type, gas_price=max_fee, max_fee=max_fee, tip=tip, chain_id=chain_id,
+                            access_list=access_list)
 
 
 def transfer_batch(

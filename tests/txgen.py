@@ -6,6 +6,7 @@ from typing import Optional
 import rlp
 
 from hyperion.evm.forks import get_fork
+from hyperion.workloads import sign_transaction
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 GWEI = 10**9
@@ -36,42 +37,11 @@ def sign(
     authorizations=(),
 ) -> bytes:
     """EIP-2718 bytes of a signed transaction of ``tx_type`` valid in ``fork_name``."""
-    fork = get_fork(fork_name)
-    builder = builder_for(fork_name)
-    to = to or b""
-    if tx_type == 0:
-        unsigned = builder.create_unsigned_transaction(
-            nonce=nonce, gas_price=gas_price, gas=gas, to=to, value=value, data=data
-        )
-        if eip155 and fork.has_eip161:
-            signed = unsigned.as_signed_transaction(key, chain_id=chain_id)
-        else:
-            signed = unsigned.as_signed_transaction(key)
-        return rlp.encode(signed)
-    if tx_type == 1:
-        unsigned = builder.new_unsigned_access_list_transaction(
-            chain_id=chain_id, nonce=nonce, gas_price=gas_price, gas=gas, to=to, value=value, data=data,
-            access_list=list(access_list),
-        )
-    elif tx_type == 2:
-        unsigned = builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
-            to=to, value=value, data=data, access_list=list(access_list),
-        )
-    elif tx_type == 3:
-        unsigned = builder.new_unsigned_blob_transaction(
-            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
-            to=to, value=value, data=data, access_list=list(access_list), max_fee_per_blob_gas=max_fee_per_blob_gas,
-            blob_versioned_hashes=list(blob_hashes),
-        )
-    elif tx_type == 4:
-        unsigned = builder.new_unsigned_set_code_transaction(
-            chain_id=chain_id, nonce=nonce, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee, gas=gas,
-            to=to, value=value, data=data, access_list=list(access_list), authorization_list=list(authorizations),
-        )
-    else:
-        raise ValueError(f"tx type {tx_type} not supported here")
-    return unsigned.as_signed_transaction(key).encode()
+    return sign_transaction(
+        key, fork=fork_name, nonce=nonce, to=to, value=value, data=data, gas=gas, tx_type=tx_type,
+        gas_price=gas_price, max_fee=max_fee, tip=tip, chain_id=chain_id, eip155=eip155, access_list=access_list,
+        max_fee_per_blob_gas=max_fee_per_blob_gas, blob_hashes=blob_hashes, authorizations=authorizations,
+    )
 
 
 def decode(fork_name: str, raw: bytes):
