@@ -1,7 +1,7 @@
-"""Build the Cython extensions under ``hyperion/_core``.
+"""Build Hyperion's Cython extensions.
 
-Every compiled module ``hyperion/_core/_X.pyx`` has a pure-Python twin
-``hyperion/_core/X_py.py`` with the same API; ``hyperion/_core/X.py`` picks one at
+Every compiled module ``hyperion/<domain>/_X.pyx`` sits next to the code that uses it and
+has a pure-Python twin ``X_py.py`` with the same API; ``hyperion.native`` picks one at
 import time (``HYPERION_PUREPYTHON=1`` forces the twin).  If no C compiler is
 available the build still succeeds and the package runs on the twins.
 """
@@ -37,7 +37,7 @@ def extensions():
     from setuptools import Extension
 
     modules = []
-    for path in sorted(glob.glob("hyperion/_core/_*.pyx")):
+    for path in sorted(glob.glob("hyperion/**/_*.pyx", recursive=True)):
         name = path[:-4].replace("/", ".")
         modules.append(Extension(name, [path], extra_compile_args=["-O3"]))
     return cythonize(

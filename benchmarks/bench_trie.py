@@ -1,4 +1,4 @@
-"""State-root benchmark: Hyperion's trie (``hyperion._core.mpt``) against py-trie, side by side.
+"""State-root benchmark: Hyperion's trie (``hyperion.state.trie.mpt``) against py-trie, side by side.
 
     python benchmarks/bench_trie.py                 # states of 10k and 100k accounts
     python benchmarks/bench_trie.py --big           # also 1M accounts (a few minutes to set up)
@@ -13,7 +13,7 @@ both compute the new state root from the same snapshot, in the same process, one
 the other; the roots must agree.  Timings are the median over the blocks:
 
 - ``py-trie``: the py-trie implementation on ``main`` (hash-keyed nodes in LMDB).
-- ``hyperion``: ``hyperion.state.stateroot.compute_state_root`` (the engine's path).
+- ``hyperion``: ``hyperion.state.trie.stateroot.compute_state_root`` (the engine's path).
 - ``+commit``: ``hyperion`` plus writing the block (flat state, nodes, change set with the
   superseded nodes) into the store's write transaction, aborted afterwards so every block
   starts from the same state.
@@ -41,11 +41,11 @@ import rlp
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 
-from hyperion import _core
-from hyperion._core import mpt
+from hyperion import native
+from hyperion.state.trie import mpt
 from hyperion.state import codec
 from hyperion.state.kv import LmdbTxn
-from hyperion.state.stateroot import RootUpdate, compute_state_root
+from hyperion.state.trie.stateroot import RootUpdate, compute_state_root
 from hyperion.state.store import Store
 from hyperion.types import BLANK_ROOT, EMPTY_CODE_HASH, Account, StateDiff
 
@@ -260,9 +260,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--contract-slots", type=int, default=1000, help="storage slots of each of the 100 contracts")
     args = parser.parse_args(argv)
     sizes = list(args.sizes) + ([1_000_000] if args.big else [])
-    from hyperion._core import mpt as _loaded  # noqa: F401
+    from hyperion.state.trie import mpt as _loaded  # noqa: F401
 
-    print(f"state-root benchmark: _core {_core.describe()}, python {sys.version.split()[0]}, "
+    print(f"state-root benchmark: native modules {native.describe()}, python {sys.version.split()[0]}, "
           f"{args.changed} changed accounts per block, median of {args.repeat} blocks")
     rows = bench(sizes, args.changed, args.slots, args.repeat, args.contract_slots)
     print()

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from hyperion import workloads
-from hyperion.bench import foundation as F
+from hyperion.tools import workloads
+from hyperion.tools.bench import foundation as F
 from hyperion.chain import ChainConfig
 from hyperion.genesis import merge_allocs, system_contracts_alloc
-from hyperion.reference import build_stock_vm
+from hyperion.tools.reference import build_stock_vm
 
 COUNT = 1000
 

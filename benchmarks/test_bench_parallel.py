@@ -5,7 +5,7 @@ from ``python benchmarks/bench_parallel.py``).
 """
 import pytest
 
-from hyperion.bench.parallel import TARGETS, measure
+from hyperion.tools.bench.parallel import TARGETS, measure
 
 
 @pytest.mark.parametrize("workload", sorted(TARGETS))

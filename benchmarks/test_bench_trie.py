@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_trie  # noqa: E402
-from hyperion.state.stateroot import compute_state_root  # noqa: E402
+from hyperion.state.trie.stateroot import compute_state_root  # noqa: E402
 
 ACCOUNTS = int(os.environ.get("HYPERION_BENCH_ACCOUNTS", "100000"))
 CHANGED = int(os.environ.get("HYPERION_BENCH_CHANGED", "2000"))

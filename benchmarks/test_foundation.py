@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyperion.bench import foundation as F
+from hyperion.tools.bench import foundation as F
 
 from benchmarks.conftest import record
 

@@ -33,9 +33,9 @@ from hyperion.types import (
     Withdrawal,
 )
 
-from hyperion._core import hashing as _hashing
+from hyperion import native as _native
 
-_hashing.install()  # compiled keccak for py-evm and everything else (see _core/hashing.py)
+_native.install_fast_keccak()  # compiled keccak for py-evm and everything else
 
 __version__ = "0.1.0"
 

@@ -45,7 +45,7 @@ from hyperion.precompiles.registry import state_class_for
 from hyperion.precompiles.registry import warm_up as warm_up_precompiles
 from hyperion.scheduler import BlockJob, Scheduler, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE
-from hyperion.state.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof, layered_nodes
+from hyperion.state.trie.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof, layered_nodes
 from hyperion.state.store import DEFAULT_REVERT_DEPTH, Store
 from hyperion.state.view import DiffReader, Overlay
 from hyperion.types import (
@@ -633,7 +633,7 @@ class Engine:
     def get_proof(self, address: bytes, slots: Iterable[Union[int, bytes]] = (), at: BlockRef = None) -> AccountProof:
         """``eth_getProof``: the account at the head (or a pending block) with Merkle proofs.
 
-        Returns an :class:`~hyperion.state.stateroot.AccountProof` (address, balance,
+        Returns an :class:`~hyperion.state.trie.stateroot.AccountProof` (address, balance,
         nonce, code hash, storage hash, account proof and one storage proof per slot,
         each proof the rlp nodes from the root down); ``.to_rpc()`` gives the JSON-RPC
         shape.  A missing account or slot gets a proof of absence.

@@ -18,7 +18,7 @@ import rlp
 from eth_hash.auto import keccak
 from hypothesis import strategies as st
 
-from hyperion.conformance.fixture_json import normalize_alloc, to_bytes, to_int
+from hyperion.tools.conformance.fixture_json import normalize_alloc, to_bytes, to_int
 from hyperion.evm.processor import encode_receipt, ordered_trie_root
 from hyperion.types import Log
 
@@ -170,7 +170,7 @@ def sign_authorization(secret: bytes, chain_id: int, address: bytes, nonce: int)
 @st.composite
 def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False) -> Batch:
     """A random t8n batch.  ``stock_compatible``: block 1, no withdrawals and no system
-    contracts, so that ``hyperion.reference.run_stock`` (stock py-evm) runs the same block."""
+    contracts, so that ``hyperion.tools.reference.run_stock`` (stock py-evm) runs the same block."""
     fork = draw(st.sampled_from(forks))
     base_fee = draw(st.sampled_from([7, 10**9, 875_000_000])) if at_least(fork, "London") else None
     gas_limit = draw(st.sampled_from([30_000_000] * 3 + [400_000]))
@@ -334,7 +334,7 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
         txs.append(tx)
         if mutation is None:
             nonces[sender] += 1  # a guess: the transaction may still be invalid (funds, gas)
-    # the fork's block reward in every batch (hyperion.reference.run_stock pays py-evm's too)
+    # the fork's block reward in every batch (hyperion.tools.reference.run_stock pays py-evm's too)
     return Batch(fork=fork, alloc=alloc, env=env, txs=txs)
 
 
@@ -417,6 +417,6 @@ def hyperion_t8n(batch: Batch, extra_args: Tuple[str, ...] = ()) -> Dict[str, An
 
 def spec_t8n(batch: Batch) -> Dict[str, Any]:
     """``ethereum-spec-evm t8n`` on a batch (in process, through its own argument parser)."""
-    from hyperion.conformance.oracle import spec_t8n as run
+    from hyperion.tools.conformance.oracle import spec_t8n as run
 
     return run(batch.alloc, batch.env, batch.txs, batch.fork, chain_id=1, reward=batch.reward)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import pytest
 from eth_hash.auto import keccak
 
-from hyperion.conformance.fixture_json import normalize_alloc, to_bytes, to_int
+from hyperion.tools.conformance.fixture_json import normalize_alloc, to_bytes, to_int
 
 DELEGATION_PREFIX = b"\xef\x01\x00"
 COMPARISON_CHAIN_ID = 1
@@ -44,7 +44,7 @@ def _tip_above_max(fork, alloc, txs) -> bool:
 
 
 def _senders(txs) -> List[bytes]:
-    from hyperion.conformance.fixture_json import tx_from_json
+    from hyperion.tools.conformance.fixture_json import tx_from_json
     import coincurve
 
     out = []
@@ -162,7 +162,7 @@ KNOWN_DIFFERENCES: Dict[str, KnownDifference] = {
             "eip7610-storage-collision",
             "stock py-evm creates a contract at an address that has storage but no code or nonce "
             "(EIP-7610: a collision, the creation fails)",
-            "hyperion/_core/flatdb account_has_code_or_nonce",
+            "hyperion/evm/accountdb account_has_code_or_nonce",
             _storage_collision,
         ),
     )

@@ -14,7 +14,7 @@ import rlp
 from hyperion import ChainConfig, Engine
 from hyperion.evm.forks import Fork, get_fork
 from hyperion.evm.transactions import calldata_floor_gas
-from hyperion.reference import StockResult, run_stock, stock_genesis_hash
+from hyperion.tools.reference import StockResult, run_stock, stock_genesis_hash
 from hyperion.types import BlockEnv, BlockResult, TxStatus
 
 from tests.known_differences import KNOWN_DIFFERENCES

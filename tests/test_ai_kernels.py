@@ -329,14 +329,14 @@ def test_digest_across_processes_and_modes(mode):
 
 
 def test_active_backend_matches_mode():
-    from hyperion import _core
+    from hyperion import native
     from hyperion.precompiles.ai.backend import kernels
 
     name = kernels().NAME
     if PURE:
-        assert name == "python" and _core.IMPLEMENTATIONS["ai"] is False
+        assert name == "python" and native.IMPLEMENTATIONS["ai"] is False
     elif os.environ.get("HYPERION_REQUIRE_COMPILED") == "1":
-        assert name == "numba" and _core.IMPLEMENTATIONS["ai"] is True
+        assert name == "numba" and native.IMPLEMENTATIONS["ai"] is True
 
 
 def test_twins_expose_the_same_api():

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hyperion import BlockEnv, ChainConfig, Engine, TxStatus
-from hyperion import workloads as w
+from hyperion.tools import workloads as w
 from tests import contracts
 
 GWEI = 10**9

@@ -1,43 +1,42 @@
-"""The compiled/pure-Python switch: each _core module loads the implementation asked for."""
+"""The compiled/pure-Python switch (hyperion.native): each native module loads the
+implementation the mode asks for."""
 import importlib
 import os
 
 import pytest
 
-from hyperion import _core
+from hyperion import native
+
+#: (short name, chooser module, package of the pair, an attribute both implementations define)
+NATIVE_MODULES = [
+    ("mpt", "hyperion.state.trie.mpt", "hyperion.state.trie", "update_trie"),
+    ("flatdb", "hyperion.evm.accountdb", "hyperion.evm.accountdb", "FlatAccountDB"),
+    ("mvmemory", "hyperion.scheduler.blockstm.mvmemory", "hyperion.scheduler.blockstm", "MVMemory"),
+    ("shared", "hyperion.scheduler.blockstm.shared", "hyperion.scheduler.blockstm", "SharedScheduler"),
+]
 
 
-@pytest.mark.parametrize("name, attr", [("mpt", "update_trie")])
-def test_implementation_matches_mode(name, attr):
-    module = importlib.import_module(f"hyperion._core.{name}")
-    compiled = _core.IMPLEMENTATIONS[name]
+@pytest.mark.parametrize("name, chooser, package, attr", NATIVE_MODULES)
+def test_implementation_matches_mode(name, chooser, package, attr):
+    module = importlib.import_module(chooser)
+    compiled = native.IMPLEMENTATIONS[name]
     if os.environ.get("HYPERION_PUREPYTHON") == "1":
         assert not compiled
-        assert getattr(module, attr) is getattr(importlib.import_module(f"hyperion._core.{name}_py"), attr)
+        expected = importlib.import_module(f"{package}.{name}_py")
     elif os.environ.get("HYPERION_REQUIRE_COMPILED") == "1":
         assert compiled
-        assert getattr(module, attr) is getattr(importlib.import_module(f"hyperion._core._{name}"), attr)
+        expected = importlib.import_module(f"{package}._{name}")
+    else:
+        pytest.skip("neither HYPERION_PUREPYTHON nor HYPERION_REQUIRE_COMPILED is set: no mode to check")
+    assert getattr(module, attr) is getattr(expected, attr)
 
 
-def test_flatdb_implementation_matches_mode():
-    from hyperion._core import flatdb
-
-    compiled = _core.IMPLEMENTATIONS["flatdb"]
-    if os.environ.get("HYPERION_PUREPYTHON") == "1":
-        assert not compiled
-        assert flatdb.FlatAccountDB.__module__ == "hyperion._core.flatdb_py"
-    elif os.environ.get("HYPERION_REQUIRE_COMPILED") == "1":
-        assert compiled
-        assert flatdb.FlatAccountDB.__module__ == "hyperion._core._flatdb"
-
-
-@pytest.mark.parametrize("name", ["flatdb"])
-def test_twins_expose_the_same_api(name):
-    python_twin = importlib.import_module(f"hyperion._core.{name}_py")
+def test_twins_expose_the_same_api():
+    python_twin = importlib.import_module("hyperion.evm.accountdb.flatdb_py")
     try:
-        compiled = importlib.import_module(f"hyperion._core._{name}")
+        compiled = importlib.import_module("hyperion.evm.accountdb._flatdb")
     except ImportError:
-        pytest.skip(f"{name}: compiled extension not built in this environment")
+        pytest.skip("flatdb: compiled extension not built in this environment")
     public = lambda module: {n for n in dir(module) if not n.startswith("_") and n.isupper() or n[:1].isupper()}
     assert public(python_twin) <= set(dir(compiled)) | {"Optional"}
     for cls in ("FlatAccountDB", "WriteSet"):

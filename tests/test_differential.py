@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hyperion import workloads
+from hyperion.tools import workloads
 from hyperion.evm.forks import FORKS, get_fork
 from hyperion.genesis import merge_allocs, system_contracts_alloc
 from hyperion.types import BlockEnv

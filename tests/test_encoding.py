@@ -3,7 +3,7 @@ import rlp
 from Crypto.Hash import keccak as reference
 from hypothesis import given, strategies as st
 
-from hyperion._core import hashing, mpt
+from hyperion.state.trie import mpt
 from hyperion.evm.processor import bloom_bits, encode_receipt
 from hyperion.types import Log
 
@@ -41,6 +41,6 @@ def test_keccak_used_by_the_process_equals_pycryptodome(data):
 
 
 def test_compiled_keccak_is_installed_only_in_compiled_mode():
-    from hyperion import _core
+    from hyperion import native
 
-    assert hashing.INSTALLED == (not _core.PURE_PYTHON and _core.IMPLEMENTATIONS.get("mpt", False))
+    assert native.FAST_KECCAK_INSTALLED == (not native.PURE_PYTHON and native.IMPLEMENTATIONS.get("mpt", False))

@@ -338,7 +338,7 @@ def test_the_store_refuses_a_block_executed_on_another_head(backend):
 
 
 def engine_update(engine, result):
-    from hyperion.state.stateroot import RootUpdate
+    from hyperion.state.trie.stateroot import RootUpdate
 
     return RootUpdate(root=result.state_root)
 

@@ -16,9 +16,9 @@ import pytest
 import rlp
 
 from tests.conftest import ROOT, fixtures_root
-from hyperion._core import mpt
+from hyperion.state.trie import mpt
 from hyperion.genesis import alloc_to_diff
-from hyperion.state.stateroot import compute_state_root
+from hyperion.state.trie.stateroot import compute_state_root
 from hyperion.state.store import Store
 from hyperion.types import BLANK_ROOT, StateDiff
 

@@ -13,14 +13,14 @@ from click.testing import CliRunner
 
 from tests.conftest import fixtures_root
 from hyperion.cli import main
-from hyperion.conformance import skips
-from hyperion.conformance.fixture_json import (
+from hyperion.tools.conformance import skips
+from hyperion.tools.conformance.fixture_json import (
     encode_signed,
     sign,
     state_test_tx,
     to_bytes,
 )
-from hyperion.conformance.fixtures import FAIL, PASS, SKIP, FixtureRunner, RunOptions, run_paths
+from hyperion.tools.conformance.fixtures import FAIL, PASS, SKIP, FixtureRunner, RunOptions, run_paths
 from hyperion.evm.forks import get_fork
 
 ROOT = fixtures_root()
@@ -65,7 +65,7 @@ def test_wrong_state_root_fails(tmp_path):
 def test_a_root_mismatch_names_the_account_from_the_specs(tmp_path, monkeypatch):
     """With the diagnosis on, the runner asks the execution specs for the post-state and
     names the first account and field where Hyperion's differs."""
-    from hyperion.conformance import oracle
+    from hyperion.tools.conformance import oracle
 
     data = load(STATE_FILE)
     next(iter(data.values()))["post"]["Cancun"][0]["hash"] = "0x" + "11" * 32
@@ -304,7 +304,7 @@ def test_run_paths_counts_every_case(tmp_path):
 
 def test_block_decoding_is_strict():
     """Non-canonical integers and wrongly sized fields make a block undecodable (invalid)."""
-    from hyperion.conformance.fixture_json import FixtureFormatError, block_from_rlp
+    from hyperion.tools.conformance.fixture_json import FixtureFormatError, block_from_rlp
 
     data = load(BLOCK_FILE)
     raw = to_bytes(next(iter(data.values()))["blocks"][0]["rlp"])

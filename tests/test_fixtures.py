@@ -2,7 +2,7 @@
 
 Compiled mode runs every file (the ones outside the subset are marked ``compiled_only``);
 the pure-Python pass (``HYPERION_FIXTURE_SUBSET=1``) runs the fixed, deterministic subset
-(:func:`hyperion.conformance.fixtures.select_subset`).  The parallel-scheduler pass runs
+(:func:`hyperion.tools.conformance.fixtures.select_subset`).  The parallel-scheduler pass runs
 the same subset, plus every file with a block of two or more transactions, with each
 parallel scheduler.
 """
@@ -14,7 +14,7 @@ import os
 import pytest
 
 from tests.conftest import fixtures_root
-from hyperion.conformance.fixtures import FAIL, SKIP, FixtureRunner, RunOptions, corpus_relative, discover, select_subset
+from hyperion.tools.conformance.fixtures import FAIL, SKIP, FixtureRunner, RunOptions, corpus_relative, discover, select_subset
 from hyperion.scheduler import SCHEDULERS
 
 ROOT = fixtures_root()
@@ -94,7 +94,7 @@ def test_the_subset_is_fixed_and_covers_every_family():
 
 def _multi_transaction_files():
     """The BlockchainTests files with a block of two or more transactions (the blocks a
-    parallel scheduler really runs in parallel, see hyperion.conformance.CHECKING_MIN_TXS)."""
+    parallel scheduler really runs in parallel, see hyperion.tools.conformance.CHECKING_MIN_TXS)."""
     out = []
     for path in FILES:
         if "BlockchainTests" not in path.parts or corpus_relative(path) in LONG_RUN:

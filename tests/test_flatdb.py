@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hyperion.state.view import Overlay
 from hyperion.types import EMPTY_CODE_HASH
 
-TWINS = ["hyperion._core.flatdb_py", "hyperion._core._flatdb"]
+TWINS = ["hyperion.evm.accountdb.flatdb_py", "hyperion.evm.accountdb._flatdb"]
 
 
 def _load(name):

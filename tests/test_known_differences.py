@@ -30,10 +30,10 @@ from tests.crosscheck import (
     init_returning,
     spec_t8n,
 )
-from hyperion.conformance.fixture_json import sign, to_int, tx_from_json, tx_input
-from hyperion.conformance.t8n import build_env
+from hyperion.tools.conformance.fixture_json import sign, to_int, tx_from_json, tx_input
+from hyperion.tools.conformance.t8n import build_env
 from hyperion.evm.forks import get_fork
-from hyperion.reference import run_stock
+from hyperion.tools.reference import run_stock
 
 pytestmark = pytest.mark.filterwarnings("ignore:The recursion limit will not be reset")
 

@@ -1,4 +1,4 @@
-"""hyperion._core.mpt against independent references: eth_hash, pyrlp and py-trie.
+"""hyperion.state.trie.mpt against independent references: eth_hash, pyrlp and py-trie.
 
 Each test runs on both implementations (the pure-Python twin always, the compiled module
 when built), and the hypothesis test also checks that both write the very same nodes.
@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
 
-from hyperion._core import mpt_py
+from hyperion.state.trie import mpt_py
 
 try:
-    from hyperion._core import _mpt as compiled
+    from hyperion.state.trie import _mpt as compiled
 except ImportError:  # pragma: no cover - no compiler in this environment
     compiled = None
 
@@ -201,7 +201,7 @@ def test_modules_expose_the_same_api():
              "ordered_trie_root", "trie_root", "update_trie", "prove", "iter_nodes", "Node"]
     for name in names:
         assert hasattr(compiled, name) and hasattr(mpt_py, name), name
-    selector = importlib.import_module("hyperion._core.mpt")
-    from hyperion import _core
+    selector = importlib.import_module("hyperion.state.trie.mpt")
+    from hyperion import native
 
-    assert selector.update_trie is (mpt_py.update_trie if not _core.IMPLEMENTATIONS["mpt"] else compiled.update_trie)
+    assert selector.update_trie is (mpt_py.update_trie if not native.IMPLEMENTATIONS["mpt"] else compiled.update_trie)

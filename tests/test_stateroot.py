@@ -29,9 +29,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
 
-from hyperion._core import mpt
+from hyperion.state.trie import mpt
 from hyperion.errors import RevertError
-from hyperion.state.stateroot import (
+from hyperion.state.trie.stateroot import (
     ACCOUNT_TRIE,
     LayeredNodes,
     RootUpdate,

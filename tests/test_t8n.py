@@ -35,7 +35,7 @@ from tests.crosscheck import (
     system_contracts,
 )
 from hyperion.cli import main
-from hyperion.conformance.fixture_json import encode_signed, sign, to_bytes, tx_from_json
+from hyperion.tools.conformance.fixture_json import encode_signed, sign, to_bytes, tx_from_json
 
 BIN = os.path.dirname(sys.executable)
 
@@ -57,7 +57,7 @@ def test_state_test_mode_matches_the_specs(batch):
     """``--state-test``: one transaction, no system calls, withdrawals or rewards (the specs
     apply only the first transaction in this mode)."""
     batch.env = dict(batch.env, withdrawals=[])
-    from hyperion.conformance.oracle import spec_t8n as run
+    from hyperion.tools.conformance.oracle import spec_t8n as run
 
     spec = run(batch.alloc, batch.env, batch.txs, batch.fork, state_test=True)
     mine = hyperion_t8n(batch, ("--state-test",))
@@ -242,7 +242,7 @@ def test_errors_have_exit_codes(args, code, text):
 @given(batches(forks=["Prague", "Cancun", "London"], max_txs=12))
 def test_blockstm_scheduler_gives_the_sequential_output(batch):
     """``--scheduler blockstm`` runs every block of two or more transactions on worker
-    processes (hyperion.conformance.CHECKING_MIN_TXS) and must print exactly what the
+    processes (hyperion.tools.conformance.CHECKING_MIN_TXS) and must print exactly what the
     sequential scheduler prints."""
     assert hyperion_t8n(batch, ("--scheduler", "blockstm", "--workers", "2")) == hyperion_t8n(batch)
 

@@ -6,7 +6,7 @@ from typing import Optional
 import rlp
 
 from hyperion.evm.forks import get_fork
-from hyperion.workloads import sign_transaction
+from hyperion.tools.workloads import sign_transaction
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 GWEI = 10**9

@@ -14,7 +14,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from hyperion import workloads
+from hyperion.tools import workloads
 from hyperion.engine import Engine
 from hyperion.errors import ChainConfigError
 from hyperion.precompiles import verify

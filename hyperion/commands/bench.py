@@ -39,7 +39,7 @@ def foundation(count: int, repeats: int, kinds, twins: bool, json_path, quiet: b
     asserted.  Phases: decode (+ sender recovery), execute, state root, summary (receipts and
     roots), commit (LMDB).
     """
-    from hyperion.bench.foundation import PHASES, foundation as run, format_report
+    from hyperion.tools.bench.foundation import PHASES, foundation as run, format_report
 
     progress = (lambda _m: None) if quiet else (lambda message: click.echo(message, err=True))
     report = run(count=count, repeats=repeats, kinds=kinds or ("transfer", "erc20"), twins=twins,
@@ -68,7 +68,7 @@ def parallel(txs: int, workers: int, rounds: int, workload: str) -> None:
     Workloads: independent ERC-20 transfers, independent ETH transfers, ERC-20 transfers that
     all credit one holder (one hot storage slot).  Identical results are asserted.
     """
-    from hyperion.bench.parallel import main
+    from hyperion.tools.bench.parallel import main
 
     main(["--txs", str(txs), "--workers", str(workers), "--rounds", str(rounds), "--workload", workload])
 

@@ -7,11 +7,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hyperion import _core
+from hyperion import native
 from hyperion.chain import ChainConfig
 from hyperion.commands.options import data_dir_option, scheduler_option, workers_option
 from hyperion.engine import Engine
-from hyperion import workloads
+from hyperion.tools import workloads
 from hyperion.types import BlockEnv, TxStatus
 
 DEMO_ACCOUNTS = 1000
@@ -52,10 +52,10 @@ def command(data_dir: str, blocks: int, txs_per_block: int, scheduler: str, work
                           f"({time.perf_counter() - started:.2f}s)")
         else:
             console.print(f"reusing {data_dir} at block {engine.head.number}")
-        from hyperion._core import flatdb  # noqa: F401
+        from hyperion.evm import accountdb  # noqa: F401
         if scheduler != "sequential":
             console.print(f"started {engine.scheduler.workers} {scheduler} workers in {engine.warm_up():.2f}s")
-        console.print(f"{engine.chain_config.describe()}, scheduler {scheduler}, _core: {_core.describe()}")
+        console.print(f"{engine.chain_config.describe()}, scheduler {scheduler}, native: {native.describe()}")
         if engine.startup_seconds:
             console.print("precompile warm-up at engine start: "
                           + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in engine.startup_seconds.items()))

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hyperion.commands.options import scheduler_option, workers_option
-from hyperion.conformance.fixtures import FAIL, PASS, SKIP, RunOptions, run_paths
+from hyperion.tools.conformance.fixtures import FAIL, PASS, SKIP, RunOptions, run_paths
 from hyperion.errors import HyperionError
 from hyperion.evm.forks import canonical_fork_name
 

@@ -7,7 +7,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hyperion import _core
+from hyperion import native
 from hyperion.commands.options import data_dir_option
 from hyperion.engine import Engine
 
@@ -19,7 +19,7 @@ def command(data_dir: str) -> None:
     if not os.path.isdir(data_dir):
         raise click.ClickException(f"{data_dir} does not exist (run `hyperion demo` to create one)")
     with Engine.open(data_dir) as engine:
-        from hyperion._core import flatdb  # noqa: F401  (loads the implementation for the report)
+        from hyperion.evm import accountdb  # noqa: F401  (loads the implementation for the report)
 
         head = engine.head
         table = Table(show_header=False, box=None)
@@ -32,5 +32,5 @@ def command(data_dir: str) -> None:
         table.add_row("revertible to", str(engine.store.oldest_revertible()))
         for name, count in engine.store.stats().items():
             table.add_row(f"{name} entries", f"{count:,}")
-        table.add_row("_core", _core.describe())
+        table.add_row("native modules", native.describe())
         Console().print(table)

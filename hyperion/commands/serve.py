@@ -97,7 +97,7 @@ def command(data_dir, listen, scheduler, workers, genesis_path, tls_cert, tls_ke
             metrics_listen, max_message_bytes, max_batch_txs, max_batch_gas, max_batch_bytes, hold_timeout,
             call_timeout, grace, threads, log_format) -> None:
     """Serve the gRPC execution API (hyperion.v1.Execution) on a data directory."""
-    from hyperion import workloads
+    from hyperion.tools import workloads
     from hyperion.rpc import logs
     from hyperion.rpc.server import RpcServer, ServerConfig
     from hyperion.rpc.service import ServiceLimits

@@ -8,7 +8,7 @@ import sys
 import click
 
 from hyperion.commands.options import scheduler_option, workers_option
-from hyperion.conformance.t8n import T8nError, run_t8n
+from hyperion.tools.conformance.t8n import T8nError, run_t8n
 from hyperion.errors import HyperionError
 from hyperion.scheduler import make_scheduler
 

@@ -1,7 +1,7 @@
 """The forks Hyperion runs: py-evm's VMs, Frontier to Prague, on Hyperion's state layer.
 
 Each fork's state class is py-evm's with these changes: ``account_db_class`` is the flat,
-trie-free :class:`~hyperion._core.flatdb.FlatAccountDB`; the transaction executor records
+trie-free :class:`~hyperion.evm.accountdb.FlatAccountDB`; the transaction executor records
 the gas refund it granted so receipts report the gas the sender actually paid for (py-evm's
 receipt misses the EIP-7623 floor in some cases; the execution specs are the authority,
 DECISIONS 1); and the computation class carries the specs' fixes (MODEXP with an empty
@@ -39,7 +39,7 @@ from eth.vm.forks import (
 
 from eth_utils.logging import get_extended_debug_logger
 
-from hyperion._core.flatdb import FlatAccountDB
+from hyperion.evm.accountdb import FlatAccountDB
 from hyperion.errors import ChainConfigError
 from hyperion.evm.quiet import quiet_overrides
 

@@ -6,7 +6,7 @@
 
 :class:`BlockProcessor` owns the fork rules for one block and is shared by every
 scheduler: ``execute_transaction`` runs one transaction on a py-evm state whose account
-DB is a :class:`~hyperion._core.flatdb.FlatAccountDB`; the caller decides where the
+DB is a :class:`~hyperion.evm.accountdb.FlatAccountDB`; the caller decides where the
 write-set goes (the block overlay, or Block-STM's multi-version memory).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from eth.vm.message import Message
 from eth_bloom import BloomFilter
 from eth_hash.auto import keccak
 
-from hyperion._core import mpt
+from hyperion.state.trie import mpt
 from hyperion.evm.forks import Fork
 from hyperion.evm.transactions import PreparedTx
 from hyperion.evm.validation import InvalidTransaction, blob_gas_of, check_transaction

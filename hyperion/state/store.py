@@ -5,7 +5,7 @@ trie nodes, the block's change set (the *before* values it overwrote, so it can 
 reverted) and the new head land together or not at all.  Change sets older than the
 revert depth are pruned as new blocks commit (DECISIONS 8).
 
-Trie nodes are keyed by path (``hyperion.state.stateroot`` explains the layout): the
+Trie nodes are keyed by path (``hyperion.state.trie.stateroot`` explains the layout): the
 ``trie`` table holds the head's trie only, and the nodes a block overwrites or deletes
 (the superseded ones) go into its change set with the flat before-values, so reverting
 the block restores them and pruning the change set drops them.
@@ -21,7 +21,7 @@ import msgpack
 from hyperion.errors import RevertError, StaleParentError, StoreError
 from hyperion.state import codec
 from hyperion.state.kv import DEFAULT_MAP_SIZE, LmdbBackend, MemoryBackend
-from hyperion.state.stateroot import RootUpdate
+from hyperion.state.trie.stateroot import RootUpdate
 from hyperion.types import BLANK_ROOT, EMPTY_CODE_HASH, Head, StateDiff
 
 DEFAULT_REVERT_DEPTH = 1024

@@ -82,7 +82,7 @@ class Overlay:
 
     # -- writer ---------------------------------------------------------------------
     def apply(self, write_set) -> None:
-        """Fold one transaction's write-set (``hyperion._core.flatdb.WriteSet``) in."""
+        """Fold one transaction's write-set (``hyperion.evm.accountdb.WriteSet``) in."""
         storage = self.storage
         for address in write_set.wiped:
             storage[address] = {}

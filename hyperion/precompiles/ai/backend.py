@@ -1,6 +1,6 @@
 """Which kernel implementation runs: numba (``kernels_nb``) or the plain-Python twin.
 
-Chosen once per process, like ``hyperion._core``: ``HYPERION_PUREPYTHON=1`` forces the
+Chosen once per process by ``hyperion.native``: ``HYPERION_PUREPYTHON=1`` forces the
 twin; ``HYPERION_REQUIRE_COMPILED=1`` turns a missing numba into an import error;
 otherwise numba is used when it imports and the twin when it does not.
 
@@ -17,7 +17,7 @@ import time
 from types import ModuleType
 from typing import Any, Dict, Optional
 
-from hyperion import _core
+from hyperion import native
 
 _lock = threading.Lock()
 _module: Optional[ModuleType] = None
@@ -26,16 +26,7 @@ STARTUP: Dict[str, Any] = {}
 
 
 def _load() -> ModuleType:
-    if not _core.PURE_PYTHON:
-        try:
-            module = importlib.import_module("hyperion.precompiles.ai.kernels_nb")
-            _core.IMPLEMENTATIONS["ai"] = True
-            return module
-        except ImportError:
-            if _core.REQUIRE_COMPILED:
-                raise
-    _core.IMPLEMENTATIONS["ai"] = False
-    return importlib.import_module("hyperion.precompiles.ai.kernels_py")
+    return native.choose("ai", "hyperion.precompiles.ai.kernels_nb", "hyperion.precompiles.ai.kernels_py")
 
 
 def kernels() -> ModuleType:

@@ -162,7 +162,7 @@ def decode_array(data: bytes, head_index: int, signed: bool = False) -> List[int
 
 
 def artifact(name: str) -> dict:
-    from hyperion.workloads import contract_artifact
+    from hyperion.tools.workloads import contract_artifact
 
     return contract_artifact(name)
 
@@ -241,7 +241,7 @@ def deploy_examples(engine, wallet, *, timestamp: int = 1_700_000_000, gas_price
                     base_fee: int = 10**9, block_time: int = 12) -> Deployment:
     """Deploy the demo model, vector set, Classifier and Retrieval with signed transactions
     from ``wallet`` in one block, register the model, and commit.  Returns the addresses."""
-    from hyperion import workloads
+    from hyperion.tools import workloads
     from hyperion.types import BlockEnv, TxStatus
 
     chain_id = engine.chain_config.chain_id

@@ -1,6 +1,6 @@
 """Merkle-Patricia trie (Ethereum's hexary trie), pure-Python twin of ``_mpt.pyx``.
 
-Same API and same algorithm as the compiled module; see ``hyperion.state.stateroot`` for
+Same API and same algorithm as the compiled module; see ``hyperion.state.trie.stateroot`` for
 how the state and storage tries use it and why nodes are stored by *path*.
 
 Public API (identical in both implementations):

@@ -11,7 +11,7 @@ shared memory: there is no coordinator in the loop.
 The segment also holds the **record log**: an append-only arena where a worker publishes
 each finished incarnation (its write-set, read-set and outcome) and each abort (its
 writes become ESTIMATEs).  Every worker keeps a local replica of the multi-version memory
-by applying the log (``hyperion._core.mvmemory``): a state read is a local dict lookup,
+by applying the log (``hyperion.scheduler.blockstm.mvmemory``): a state read is a local dict lookup,
 never a round trip.  A record is appended *before* the scheduler transition that makes it
 matter (``finish_execution``, ``finish_validation``), and a worker syncs its replica after
 taking a task, so every validation sees every write that happened before it.

@@ -2,7 +2,7 @@
 """Compiled twin of ``mpt_py.py``: Ethereum's Merkle-Patricia trie with keccak and rlp in C.
 
 Same API, same algorithm and same results as the pure-Python module (see its docstring);
-``hyperion.state.stateroot`` explains the path-keyed node layout.  Keccak-256 is a small
+``hyperion.state.trie.stateroot`` explains the path-keyed node layout.  Keccak-256 is a small
 keccak-f[1600] written here (pycryptodome's is not callable from C); the tests check it
 against ``eth_hash`` on every length around the 136-byte rate.
 """

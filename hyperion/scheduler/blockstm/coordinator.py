@@ -1,7 +1,7 @@
 """The parallel scheduler: Block-STM on worker processes (``scheduler="blockstm"``).
 
 The coordinator (the engine's process) does not take part in the Block-STM loop.  Per block
-it resets the shared scheduler (``hyperion._core.blockstm``), sends every worker the inputs
+it resets the shared scheduler (``hyperion.scheduler.blockstm.shared``), sends every worker the inputs
 once, and waits.  Workers pull execution and validation tasks from the shared counters,
 execute on a local multi-version-memory replica fed by the shared record log, and stop
 when the scheduler is done.  The coordinator then folds the final write-set of each
@@ -31,12 +31,12 @@ from typing import Dict, List, Optional
 
 import hyperion
 
-from hyperion._core import blockstm as core
-from hyperion._core.flatdb import WriteSet
+from hyperion.scheduler.blockstm import shared as core
+from hyperion.evm.accountdb import WriteSet
 from hyperion.errors import InvalidTransactionError
 from hyperion.scheduler.base import BatchOutcome, BlockJob
 from hyperion.scheduler.sequential import run_sequentially
-from hyperion.scheduler.worker import RECORD, decode_outcome
+from hyperion.scheduler.blockstm.worker import RECORD, decode_outcome
 from hyperion.types import ExecutionStats, TxStatus
 
 log = logging.getLogger("hyperion.blockstm")
@@ -154,7 +154,7 @@ class ParallelScheduler:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(hyperion.__file__)))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         args = [
-            sys.executable, "-m", "hyperion.scheduler.worker", str(child.fileno()), self._segment.name,
+            sys.executable, "-m", "hyperion.scheduler.blockstm.worker", str(child.fileno()), self._segment.name,
             str(self.capacity), str(self.dep_capacity), str(self.log_bytes), self._lock_path, str(index),
         ]
         # own session: Ctrl-C in a terminal signals the foreground process group, and it is

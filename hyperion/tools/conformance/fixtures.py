@@ -13,7 +13,7 @@ any other entry must be included.  One engine serves all entries of a (test, for
 entry is a pending block on the same genesis, discarded after the comparison.
 
 **Blockchain tests** (``BlockchainTests``): every block is decoded from its RLP, its header
-checked against its parent (:mod:`hyperion.conformance.rules`), its transactions executed
+checked against its parent (:mod:`hyperion.tools.conformance.rules`), its transactions executed
 on its parent (a pending block, so forks of the chain work) and the header's ``stateRoot``,
 ``receiptTrie``, ``transactionsTrie``, ``gasUsed``, ``bloom``, blob gas, withdrawals root and
 requests hash compared with what Hyperion computed, then its hash with the block hash
@@ -21,7 +21,7 @@ Hyperion implies.  Blocks with ``expectException`` must be rejected.  The canoni
 (``lastblockhash``) is committed to the store and the store's state is compared with
 ``postState`` (account by account) or ``postStateHash``.
 
-What is skipped, and why, lives in :mod:`hyperion.conformance.skips` only.
+What is skipped, and why, lives in :mod:`hyperion.tools.conformance.skips` only.
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from hyperion.chain import ChainConfig, ForkActivation
-from hyperion.conformance import checking_scheduler, rules, skips
-from hyperion.conformance.fixture_json import (
+from hyperion.tools.conformance import checking_scheduler, rules, skips
+from hyperion.tools.conformance.fixture_json import (
     HEADER_FIELDS,
     FixtureFormatError,
     Header,
@@ -442,7 +442,7 @@ def diagnose_state_entry(fork: Fork, env: BlockEnv, test, entry, pre, result: Bl
     """Name the first account/field where Hyperion's post-state differs from the one the
     execution specs compute for this entry (None if the specs are not installed)."""
     try:
-        from hyperion.conformance import oracle
+        from hyperion.tools.conformance import oracle
     except ImportError:
         return None
     try:

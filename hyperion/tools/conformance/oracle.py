@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ethereum_spec_tools.evm_tools.t8n import T8N, ForkCache, t8n_arguments  # noqa: F401  (ImportError if absent)
 
-from hyperion.conformance.fixture_json import normalize_alloc, to_hash
+from hyperion.tools.conformance.fixture_json import normalize_alloc, to_hash
 from hyperion.evm.forks import Fork
 
 #: Hyperion's canonical fork name -> the name the specs' t8n takes (``--state.fork``).

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-from hyperion import workloads
+from hyperion.tools import workloads
 from hyperion.chain import ChainConfig
 from hyperion.engine import Engine
 from hyperion.genesis import merge_allocs, system_contracts_alloc
@@ -137,7 +137,7 @@ def run_stock(alloc, config: ChainConfig, env: BlockEnv, txs: Sequence[bytes], h
     from eth.db.trie import make_trie_root_and_nodes
     from eth_utils import ValidationError
 
-    from hyperion.reference import build_stock_vm
+    from hyperion.tools.reference import build_stock_vm
 
     fork = config.fork_at(env.number, env.timestamp)
     vm, header = build_stock_vm(fork, config.chain_id, alloc, env, genesis_timestamp=GENESIS_TIME)
@@ -190,9 +190,9 @@ def _median(timings: List[Timing]) -> Timing:
 
 def flatdb_twins() -> Dict[str, type]:
     """The FlatAccountDB classes available here: pure-Python always, compiled if built."""
-    twins = {"python": importlib.import_module("hyperion._core.flatdb_py").FlatAccountDB}
+    twins = {"python": importlib.import_module("hyperion.evm.accountdb.flatdb_py").FlatAccountDB}
     try:
-        twins["compiled"] = importlib.import_module("hyperion._core._flatdb").FlatAccountDB
+        twins["compiled"] = importlib.import_module("hyperion.evm.accountdb._flatdb").FlatAccountDB
     except ImportError:
         pass
     return twins
@@ -215,7 +215,7 @@ def record_flatdb_calls(genesis_dir: str, config: ChainConfig, env: BlockEnv, tx
     twin's calls to itself), plus ``(None, "apply", (write-set event index,), {}, None)`` when the
     scheduler folds a write set into the block overlay.
     """
-    from hyperion._core import flatdb_py
+    from hyperion.evm.accountdb import flatdb_py
     from hyperion.state import view
 
     events: list = []
@@ -345,13 +345,13 @@ def foundation(count: int = 1000, repeats: int = 3, kinds: Sequence[str] = ("tra
         # stores it, and both sides must store the same value.
         from dataclasses import replace
 
-        from hyperion.reference import build_stock_vm
+        from hyperion.tools.reference import build_stock_vm
 
         env = block_env(1)
         _vm, stock_header = build_stock_vm(config.fork_at(1, env.timestamp), config.chain_id, stock_alloc, env,
                                            genesis_timestamp=GENESIS_TIME)
         env = replace(env, parent_hash=stock_header.parent_hash, block_hashes={0: stock_header.parent_hash})
-        from hyperion._core.flatdb import FlatAccountDB as default_class
+        from hyperion.evm.accountdb import FlatAccountDB as default_class
 
         for kind in kinds:
             txs = make_batch(kind, count)

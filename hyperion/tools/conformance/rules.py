@@ -50,7 +50,7 @@ def excess_blob_gas_from_parent(fork: Fork, parent_excess_blob_gas: int, parent_
 
 def header_problems(fork: Fork, header, parent, parent_fork: Optional[Fork] = None) -> List[str]:
     """Rules of ``validate_header`` a header breaks, given its parent (both
-    :class:`~hyperion.conformance.fixture_json.Header`).  Proof-of-work seals and
+    :class:`~hyperion.tools.conformance.fixture_json.Header`).  Proof-of-work seals and
     difficulty are not checked (Hyperion is not a consensus client)."""
     problems: List[str] = []
     parent_fork = parent_fork or fork

@@ -1,7 +1,7 @@
 """Block-STM multi-version memory replica and incarnation reader: compiled or pure-Python."""
-from hyperion._core import load
+from hyperion.native import load
 
-_impl = load("mvmemory")
+_impl = load("hyperion.scheduler.blockstm", "mvmemory")
 
 MVMemory = _impl.MVMemory
 MVView = _impl.MVView

@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import rlp
 
 from hyperion.chain import ChainConfig
-from hyperion.conformance import checking_scheduler, skips
-from hyperion.conformance.fixture_json import (
+from hyperion.tools.conformance import checking_scheduler, skips
+from hyperion.tools.conformance.fixture_json import (
     FixtureFormatError,
     alloc_to_json,
     apply_diff,
@@ -40,7 +40,7 @@ from hyperion.conformance.fixture_json import (
     txs_from_rlp,
     withdrawal_from_json,
 )
-from hyperion.conformance.rules import base_fee_from_parent, excess_blob_gas_from_parent
+from hyperion.tools.conformance.rules import base_fee_from_parent, excess_blob_gas_from_parent
 from hyperion.engine import Engine
 from hyperion.errors import ChainConfigError, InvalidBlockError
 from hyperion.evm.forks import Fork, get_fork

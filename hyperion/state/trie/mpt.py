@@ -1,7 +1,7 @@
-"""Merkle-Patricia trie: compiled or pure-Python (see ``hyperion._core``)."""
-from hyperion._core import load
+"""Merkle-Patricia trie: compiled or pure-Python (see ``hyperion.native``)."""
+from hyperion.native import load
 
-_impl = load("mpt")
+_impl = load("hyperion.state.trie", "mpt")
 
 BLANK_ROOT = _impl.BLANK_ROOT
 TrieError = _impl.TrieError

@@ -25,7 +25,7 @@ import time
 from typing import Dict, List
 
 from hyperion import BlockEnv, ChainConfig, Engine
-from hyperion import workloads as w
+from hyperion.tools import workloads as w
 
 TARGETS = {"erc20": 1.7, "eth": 1.4, "hot": 0.9}
 

@@ -1,6 +1,6 @@
 """Ethereum's state root, updated once per block from the net diff, and account proofs.
 
-The trie code is ``hyperion._core.mpt`` (compiled, with a pure-Python twin): it applies a
+The trie code is ``hyperion.state.trie.mpt`` (compiled, with a pure-Python twin): it applies a
 sorted batch of key changes to a persisted trie, loading and hashing only the nodes on the
 touched paths.  This module turns a block's :class:`~hyperion.types.StateDiff` into those
 batches: one per storage trie that changed (each account's storage trie is updated on its
@@ -52,7 +52,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
-from hyperion._core import mpt
+from hyperion.state.trie import mpt
 from hyperion.types import BLANK_ROOT, EMPTY_CODE_HASH, Account, StateDiff
 
 #: address -> (nonce, balance, code_hash, storage_root) before the block, or None

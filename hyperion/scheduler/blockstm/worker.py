@@ -1,4 +1,4 @@
-"""A Block-STM worker process: ``python -m hyperion.scheduler.worker``.
+"""A Block-STM worker process: ``python -m hyperion.scheduler.blockstm.worker``.
 
 Started once as a fresh interpreter (an LMDB environment or gRPC core must never cross a
 ``fork()``, and unlike ``multiprocessing``'s spawn it never re-imports the caller's
@@ -15,14 +15,14 @@ import time
 import traceback
 from multiprocessing import shared_memory
 
-from hyperion._core.blockstm import (
+from hyperion.scheduler.blockstm.shared import (
     EXECUTION,
     H_ERROR,
     NO_TASK,
     VALIDATION,
     SharedScheduler,
 )
-from hyperion._core.mvmemory import MVMemory, MVView, ReadDependency
+from hyperion.scheduler.blockstm.mvmemory import MVMemory, MVView, ReadDependency
 
 RECORD = 0
 ESTIMATE_RECORD = 1
