@@ -35,6 +35,7 @@ from hyperion.evm.header import header_fields
 from hyperion.evm.processor import (
     BlockException,
     BlockProcessor,
+    account_db,
     assemble_results,
     ordered_trie_root,
     requests_hash,
@@ -420,7 +421,7 @@ class Engine:
 
         pre_state = processor.new_state(overlay)
         processor.apply_pre_block(pre_state)
-        pre_state._account_db.lock_changes()
+        account_db(pre_state).lock_changes()
         t_pre_block = clock()
 
         intermediate_root = None
@@ -460,12 +461,12 @@ class Engine:
         post_state = processor.new_state(overlay)
         try:
             requests = processor.apply_post_block(post_state, [entry for r in results for entry in r.logs])
-            post_state._account_db.lock_changes()
+            account_db(post_state).lock_changes()
         except BlockException as exc:
             # The block cannot be committed (execute raises); its result keeps what ran
             # before the failure, as the execution specs' t8n reports an invalid block.
             block_exception = str(exc)
-            post_state._account_db.lock_changes()
+            account_db(post_state).lock_changes()
 
         root_started = clock()
         diff = overlay.to_diff()

@@ -70,6 +70,15 @@ class TxOutcome:
     inference_records: Tuple[object, ...] = ()
 
 
+def account_db(state):
+    """The :class:`~hyperion.evm.accountdb.FlatAccountDB` behind a py-evm state.
+
+    py-evm keeps it in a private attribute; this is the one place outside py-evm that
+    reaches for it (schedulers take write-sets from it, the block pipeline locks changes).
+    """
+    return state._account_db
+
+
 def fake_exponential(factor: int, numerator: int, denominator: int) -> int:
     """EIP-4844's integer approximation of ``factor * e ** (numerator / denominator)``."""
     i = 1
@@ -223,13 +232,13 @@ class BlockProcessor:
         self, state, prepared: PreparedTx, gas_available: int, blob_gas_available: int
     ) -> TxOutcome:
         """Check and run one transaction on ``state`` (its writes stay in the journal)."""
-        account_db = state._account_db
+        accounts = account_db(state)
         try:
             check_transaction(
                 self.fork, prepared, state, gas_available, blob_gas_available, self.base_fee, self.blob_gas_price
             )
         except InvalidTransaction as exc:
-            account_db.reset()
+            accounts.reset()
             return TxOutcome(status=TxStatus.INVALID, error=str(exc), sender=prepared.sender,
                              gas_limit=prepared.gas)
 
@@ -238,7 +247,7 @@ class BlockProcessor:
             computation = state.apply_transaction(tx)
         except Exception as exc:  # py-evm must not raise here; if it does, drop the tx
             log.exception("py-evm raised while executing transaction %d", prepared.index)
-            account_db.reset()
+            accounts.reset()
             return TxOutcome(status=TxStatus.INVALID, error=f"internal error while executing: {exc!r}",
                              sender=prepared.sender, gas_limit=prepared.gas)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from hyperion.errors import InvalidTransactionError
+from hyperion.evm.processor import account_db
 from hyperion.scheduler.base import BatchOutcome, BlockJob
 from hyperion.types import ExecutionStats, TxStatus
 
@@ -23,7 +24,7 @@ def run_sequentially(job: BlockJob, start: int, transactions: list, outcomes: li
     prepare_seconds = 0.0
     processor = job.processor
     state = processor.new_state(job.overlay)
-    account_db = state._account_db
+    accounts = account_db(state)
     gas_limit = processor.env.gas_limit
     for index in range(start, len(job.inputs)):
         begun = clock()
@@ -36,7 +37,7 @@ def run_sequentially(job: BlockJob, start: int, transactions: list, outcomes: li
             if job.strict:
                 raise InvalidTransactionError(prepared.index, outcome.error)
         else:
-            job.overlay.apply(account_db.take_write_set())
+            job.overlay.apply(accounts.take_write_set())
             gas_used += outcome.gas_used
             blob_gas_used += outcome.blob_gas_used
             if job.intermediate_root is not None:

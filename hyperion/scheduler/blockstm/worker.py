@@ -97,7 +97,7 @@ class _Base:
 def run_block(message, scheduler, base_source: _Base) -> dict:
     """Run the Block-STM loop for one block until the scheduler is done or stopped."""
     from hyperion.evm.forks import FORKS
-    from hyperion.evm.processor import BlockProcessor
+    from hyperion.evm.processor import BlockProcessor, account_db
     from hyperion.evm.transactions import prepare_one
     from hyperion.precompiles.registry import state_class_for
 
@@ -148,11 +148,11 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
             begun = time.perf_counter_ns()
             view = MVView(memory, tx, base, scheduler, sync)
             state = processor.new_state(view)
-            account_db = state._account_db
-            account_db.enable_lazy_coinbase(coinbase)
+            accounts = account_db(state)
+            accounts.enable_lazy_coinbase(coinbase)
             try:
                 outcome = processor.execute_transaction(state, item, UNLIMITED, UNLIMITED)
-                write_set = account_db.take_write_set()
+                write_set = accounts.take_write_set()
             except ReadDependency as dependency:
                 scheduler.count_incarnation(time.perf_counter_ns() - begun)
                 if scheduler.add_dependency(tx, dependency.blocking):
