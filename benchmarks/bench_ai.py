@@ -5,7 +5,7 @@
 
 Every block is executed through the Engine (sequential scheduler, in-memory store) with
 signed transactions: senders are recovered inside ``execute`` on both sides of every
-ratio (DECISIONS 10).  "execution" is the scheduler's transaction loop; "end to end" is
+ratio (docs/design.md §12).  "execution" is the scheduler's transaction loop; "end to end" is
 the whole ``execute`` (decoding + sender recovery + execution + state root).  Times are
 CPU seconds of this process (``time.process_time``; the engine is single-threaded here),
 so that other processes on a shared machine do not distort the figures; blocks are

@@ -7,7 +7,7 @@ the same blocks executed and committed in-process, side by side in one run.
 Both sides start from the same genesis (the demo's: 1,000 wallets and the ERC-20 token)
 on their own LMDB data directory and get byte-identical signed batches (half ETH
 transfers, half ERC-20 ``transfer``; senders recovered from the signatures on both sides,
-DECISIONS 10).  The server is a real ``hyperion serve`` subprocess on 127.0.0.1; the
+docs/design.md §12).  The server is a real ``hyperion serve`` subprocess on 127.0.0.1; the
 client calls ExecuteBatch (HOLD) and then Commit — two round trips per block.  Blocks
 alternate which side runs first, so load from other processes hits both alike, and both
 processes are warmed up alike first (block 1 simulated once).  Every block's state root

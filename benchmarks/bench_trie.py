@@ -34,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import lmdb
 import rlp
@@ -42,10 +42,9 @@ from eth_hash.auto import keccak
 from trie import HexaryTrie
 
 from hyperion import native
-from hyperion.state.trie import mpt
 from hyperion.state import codec
 from hyperion.state.kv import LmdbTxn
-from hyperion.state.trie.stateroot import RootUpdate, compute_state_root
+from hyperion.state.trie.stateroot import compute_state_root
 from hyperion.state.store import Store
 from hyperion.types import BLANK_ROOT, EMPTY_CODE_HASH, Account, StateDiff
 
@@ -176,7 +175,7 @@ def make_block(n: int, changed: int, slots: int, seed: int) -> StateDiff:
     for i in sorted(rng.sample(range(n), changed)):
         diff.accounts[address_of(i)] = Account(nonce=i % 7 + 1, balance=rng.randrange(10**20))
     if slots:
-        for k in range(slots):
+        for _ in range(slots):
             contract = contract_of(rng.randrange(CONTRACTS))
             diff.storage.setdefault(contract, {})[rng.randrange(2000)] = rng.randrange(2**64)
     return diff

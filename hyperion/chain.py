@@ -1,12 +1,12 @@
 """Chain configuration: chain id, fork schedule, system contracts, extra precompiles.
 
 Written to the data directory by ``Engine.init_genesis`` and checked on every open
-(DECISIONS 4), so a data directory can never be executed under rules it was not made for.
+(docs/design.md §4), so a data directory can never be executed under rules it was not made for.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from hyperion.errors import ChainConfigError
@@ -62,7 +62,7 @@ class ChainConfig:
     @classmethod
     def hyperion_default(cls) -> "ChainConfig":
         """A new Hyperion chain: Prague with the system contracts and the AI precompiles
-        (DECISIONS 4; ``hyperion.precompiles.ai``, default addresses 0x0a01-0x0a0a)."""
+        (docs/design.md §4; ``hyperion.precompiles.ai``, default addresses 0x0a01-0x0a0a)."""
         return cls(extra_precompiles=("ai",))
 
     def fork_at(self, number: int, timestamp: int) -> Fork:

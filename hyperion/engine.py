@@ -8,7 +8,7 @@
 ``execute`` never writes: it returns a pending :class:`~hyperion.types.BlockResult`
 holding the receipts, roots and the net state diff.  Pending blocks can be stacked
 (``parent=pending``) so a sequencer executes block N+1 before N is committed; they
-commit in order, and discarding one discards its descendants (DECISIONS 5).
+commit in order, and discarding one discards its descendants (docs/design.md §5).
 """
 from __future__ import annotations
 
@@ -54,7 +54,6 @@ from hyperion.types import (
     Account,
     BlockEnv,
     BlockResult,
-    ExecutionStats,
     Head,
     UnsignedTx,
     ZERO_HASH,
@@ -414,7 +413,6 @@ class Engine:
         node = layered_nodes(store_reader.trie_lookup(), [pending.update for pending in chain])
 
         clock = time.perf_counter
-        t0 = clock()
         processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
         t_prepared = clock()
         overlay = Overlay(base)

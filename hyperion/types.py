@@ -152,7 +152,7 @@ class TxResult:
 
     For an INVALID transaction only ``index``, ``tx_hash`` (when decodable), ``status`` and
     ``error`` are meaningful; ``receipt_index`` is ``None`` and it uses no gas
-    (DECISIONS 7: invalid transactions leave no gaps).
+    (docs/design.md §7: invalid transactions leave no gaps).
     """
 
     index: int
@@ -221,7 +221,7 @@ class ExecutionStats:
 class BlockResult:
     """The outcome of :meth:`hyperion.Engine.execute`: a *pending* block until committed.
 
-    Carries everything a header needs (DECISIONS 6).  ``block_exception`` is set when
+    Carries everything a header needs (docs/design.md §6).  ``block_exception`` is set when
     the block as a whole is invalid (the t8n ``blockException``); such a block cannot be
     committed.
     """

@@ -11,7 +11,6 @@ pyproject.toml at least that high when regenerating with a newer grpcio-tools.
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
 import tempfile

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# CI: fixed example counts, derandomized (DECISIONS 11).  Locally: HYPOTHESIS_PROFILE=dev.
+# CI: fixed example counts, derandomized (docs/design.md §13).  Locally: HYPOTHESIS_PROFILE=dev.
 settings.register_profile(
     "ci", max_examples=25, derandomize=True, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

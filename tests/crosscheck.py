@@ -176,7 +176,7 @@ def batches(draw, forks=FORKS, max_txs: int = 8, stock_compatible: bool = False)
     gas_limit = draw(st.sampled_from([30_000_000] * 3 + [400_000]))
     alloc: Dict[str, Any] = {}
     balances = []
-    for i, address in enumerate(SENDERS):
+    for address in SENDERS:
         balance = draw(st.sampled_from([10**18] * 4 + [10**16, 3 * 10**14, 0]))
         nonce = draw(st.sampled_from([0, 1, 5])) or (0 if balance else 1)  # the specs refuse empty accounts
         entry = {"balance": h(balance), "nonce": h(nonce), "code": "0x", "storage": {}}

@@ -1,6 +1,6 @@
 """Known differences between STOCK py-evm 0.12.1b1 and the execution specs: the one list.
 
-DECISIONS 1: every test that compares Hyperion with stock py-evm goes through this list;
+docs/design.md §1: every test that compares Hyperion with stock py-evm goes through this list;
 nothing else may differ.  Hyperion follows the specs in each case (the ``fixed_in`` column
 says where).  A difference found but not yet explained must be added here with
 ``fixed_in=None``; tests comparing with the specs then mark it ``xfail`` by its name

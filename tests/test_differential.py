@@ -385,6 +385,6 @@ def test_eip7610_storage_collision_is_the_named_difference(fork_name):
     problems = [line.strip() for line in str(failure.value).splitlines()[1:]]
     # the creation fails on Hyperion (all gas used) and succeeds on stock; nothing else differs
     assert problems[0] == "tx 0 (receipt 0): status halted vs stock success"
-    assert problems[1].startswith(f"tx 0 (receipt 0): created None vs stock b")
+    assert problems[1].startswith("tx 0 (receipt 0): created None vs stock b")
     assert all(p.startswith(("tx 0 (receipt 0):", "block gas used", "state root", "receipts root", "account ",
                              "storage ", "(Hyperion wiped")) for p in problems)

@@ -29,7 +29,6 @@ from hyperion import (
     workloads,
 )
 from hyperion.state import kv
-from hyperion.types import EMPTY_CODE_HASH
 
 from tests import evm_asm as A
 from tests import txgen
@@ -654,7 +653,7 @@ def test_revert_restores_storage_a_block_wiped_and_recreated():
 
 
 def test_a_prague_block_without_its_request_contracts_is_refused_whole(backend):
-    """DECISIONS 3: a block-level failure raises a clear error, keeps the tx results, commits nothing."""
+    """docs/design.md §3: a block-level failure raises a clear error, keeps the tx results, commits nothing."""
     from hyperion import InvalidBlockError
 
     config = ChainConfig.single_fork("prague", chain_id=CHAIN_ID)  # no system contracts in genesis

@@ -165,7 +165,7 @@ def test_get_proof_matches_the_state_and_verifies(kind, tmp_path):
 
 
 def test_store_holds_only_the_head_trie_after_many_blocks(tmp_path):
-    """Superseded nodes live in change sets and are pruned with them (DECISIONS 8)."""
+    """Superseded nodes live in change sets and are pruned with them (docs/design.md §8)."""
     engine = Engine.open(str(tmp_path / "data"), chain_config=ChainConfig(), revert_depth=2)
     try:
         engine.init_genesis(workloads.genesis_alloc(WALLETS))

@@ -1,4 +1,4 @@
-"""The shared ethereum/tests corpus through ``hyperion fixtures``' runner (DECISIONS 11).
+"""The shared ethereum/tests corpus through ``hyperion fixtures``' runner (docs/design.md §13).
 
 Compiled mode runs every file (the ones outside the subset are marked ``compiled_only``);
 the pure-Python pass (``HYPERION_FIXTURE_SUBSET=1``) runs the fixed, deterministic subset
@@ -21,7 +21,7 @@ ROOT = fixtures_root()
 SUBSET_ONLY = os.environ.get("HYPERION_FIXTURE_SUBSET", "") not in ("", "0")
 SUITES = [ROOT / "BlockchainTests", ROOT / "GeneralStateTests"]
 
-#: The very slow files, moved out of CI into the documented long run (DECISIONS 11;
+#: The very slow files, moved out of CI into the documented long run (docs/design.md §13;
 #: ``python tests/run.py --long``).  Measured with the compiled extension, one core of
 #: the shared 2-core machine; every other file of the corpus takes under 25 s.  They are
 #: slow in py-evm's interpreter or in pure-Python precompiles, not in Hyperion's layers.

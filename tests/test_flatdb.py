@@ -135,7 +135,7 @@ def test_discarding_an_outer_checkpoint_drops_those_nested_in_it(twin):
 
 
 def test_checkpoint_ids_come_from_pyevms_shared_counter(twin):
-    """Cancun's transient storage journals with the same ids (ENGINEERING_NOTES §1)."""
+    """Cancun's transient storage journals with the same ids (docs/design.md §9)."""
     db, _, _ = make(twin)
     first = db.record()
     shared = get_next_checkpoint()

@@ -14,7 +14,7 @@ import hyperion.cli  # noqa: F401  (hyperion.commands.* must not be imported bef
 from hyperion import ChainConfig, Engine, workloads
 from hyperion.commands.demo import DEMO_ACCOUNTS, GENESIS_TIME, demo_block
 
-from tests.rpc_support import ServeProcess, running_server
+from tests.rpc_support import ServeProcess
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "sequencer.py"

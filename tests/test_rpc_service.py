@@ -1,7 +1,6 @@
 """The gRPC execution service end to end: a real server on a loopback port, the real client."""
 from __future__ import annotations
 
-import threading
 import time
 import urllib.request
 

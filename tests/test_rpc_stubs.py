@@ -6,7 +6,6 @@ import importlib
 import pathlib
 import re
 import sys
-import tempfile
 
 import pytest
 from google.protobuf import descriptor_pb2

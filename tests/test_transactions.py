@@ -1,7 +1,6 @@
 """Decoding signed transactions: Hyperion's sender recovery equals py-evm's."""
 from __future__ import annotations
 
-import pytest
 from eth_keys import keys
 from hypothesis import given
 from hypothesis import strategies as st

@@ -4,7 +4,7 @@ Each fork's state class is py-evm's with these changes: ``account_db_class`` is 
 trie-free :class:`~hyperion.evm.accountdb.FlatAccountDB`; the transaction executor records
 the gas refund it granted so receipts report the gas the sender actually paid for (py-evm's
 receipt misses the EIP-7623 floor in some cases; the execution specs are the authority,
-DECISIONS 1); and the computation class carries the specs' fixes (MODEXP with an empty
+docs/design.md §1); and the computation class carries the specs' fixes (MODEXP with an empty
 base, the EIP-3860 init-code cost of a create run by a delegated EOA) and a faster EIP-4844
 point evaluation.  Transaction validity is Hyperion's own (``hyperion.evm.validation``),
 written after the execution specs' ``check_transaction``.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import Dict, Optional, Tuple, Type
+from typing import Dict, Optional, Tuple
 
 from eth.precompiles.modexp import _compute_modexp_gas_fee_eip_198, extract_lengths
 
@@ -89,7 +89,7 @@ ALIASES: Dict[str, str] = {
     "prague": "prague",
 }
 
-#: forks the execution specs know and py-evm 0.12.1b1 does not (DECISIONS 2)
+#: forks the execution specs know and py-evm 0.12.1b1 does not (docs/design.md §2)
 UNSUPPORTED_REASON = "py-evm 0.12.1b1 implements forks up to Prague; {fork} is not available"
 UNSUPPORTED = {"osaka", "bpo1", "bpo2", "bpo3", "bpo4", "bpo5", "amsterdam"}
 
@@ -230,7 +230,7 @@ def _hyperion_state_class(vm_class):
             "transaction_executor_class": executor,
             "computation_class": computation,
             # System contracts come from genesis / the block's system calls, not from
-            # py-evm's (buggy, see ENGINEERING_NOTES §1) constructor hook.
+            # py-evm's (buggy, see docs/design.md §3) constructor hook.
             "set_system_contracts": lambda self: None,
             # through the account DB, so Block-STM can keep coinbase credits as deltas
             "delta_balance": lambda self, address, delta: self._account_db.delta_balance(address, delta),

@@ -10,7 +10,7 @@ here and carried as ``error``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import rlp
 from eth_hash.auto import keccak

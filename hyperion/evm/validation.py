@@ -2,7 +2,7 @@
 
 Written after ``ethereum.forks.<fork>.fork.check_transaction`` (PyPI
 ``ethereum-execution``), in its order, so the first rule a transaction breaks is the one
-reported.  Two rules stock py-evm 0.12.1b1 misses are enforced here (ENGINEERING_NOTES §1):
+reported.  Two rules stock py-evm 0.12.1b1 misses are enforced here (docs/design.md §1):
 a max priority fee above the max fee, and a sender with code other than an EIP-7702
 delegation (EIP-3607).
 """

@@ -5,7 +5,7 @@
     ...
     server.stop()                  # drain: finish or discard in-flight work, drop held executions
 
-Start-up order matters (ENGINEERING_NOTES §5): the engine — and with it the parallel
+Start-up order matters (docs/design.md §11): the engine — and with it the parallel
 scheduler's worker processes — exists before the gRPC server is created, because gRPC's
 core does not survive ``fork()``.
 

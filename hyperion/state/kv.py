@@ -28,7 +28,7 @@ class LmdbBackend:
     """LMDB environment with one named database per table.
 
     Open it in the process that uses it (after any ``fork()``), never across one:
-    ENGINEERING_NOTES §4.
+    docs/design.md §10.
     """
 
     def __init__(self, path: str, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False) -> None:

@@ -3,7 +3,7 @@
 One committed block is one write transaction on the backend: the flat state, the new
 trie nodes, the block's change set (the *before* values it overwrote, so it can be
 reverted) and the new head land together or not at all.  Change sets older than the
-revert depth are pruned as new blocks commit (DECISIONS 8).
+revert depth are pruned as new blocks commit (docs/design.md §8).
 
 Trie nodes are keyed by path (``hyperion.state.trie.stateroot`` explains the layout): the
 ``trie`` table holds the head's trie only, and the nodes a block overwrites or deletes
@@ -13,8 +13,7 @@ the block restores them and pruning the change set drops them.
 from __future__ import annotations
 
 import itertools
-import json
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 import msgpack
 

@@ -1,7 +1,7 @@
 """Pure-Python twin of ``_flatdb.pyx``: py-evm's account database over a flat state view.
 
 py-evm sends every account, storage and code access of the EVM through one object, the
-state's ``account_db_class`` (see ENGINEERING_NOTES §1).  :class:`FlatAccountDB` is that
+state's ``account_db_class`` (see docs/design.md §9).  :class:`FlatAccountDB` is that
 object for Hyperion: no trie, no RLP, just a per-transaction journal on top of a
 *reader* that answers for everything before the transaction:
 

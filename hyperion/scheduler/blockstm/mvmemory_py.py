@@ -21,7 +21,7 @@ The coinbase: every transaction credits it a fee.  Writers record that credit as
 entry, so transactions do not depend on each other through the coinbase.  A transaction
 that really reads the coinbase account gets the exact sequential value: it waits until
 every lower transaction has executed, then sums their deltas on top of the last absolute
-value (ENGINEERING_NOTES §1).
+value (docs/design.md §9).
 """
 from __future__ import annotations
 

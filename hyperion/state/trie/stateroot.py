@@ -27,7 +27,7 @@ keyed by hash with reference counts because:
 - **history is the change set.**  What a block overwrites or deletes at a path is the
   superseded node; the store saves it in the block's change set next to the flat state's
   before-values.  ``revert_to`` writes the old nodes back (the exact earlier root) and
-  pruning a change set past the revert depth drops them (DECISIONS 8) -- the same
+  pruning a change set past the revert depth drops them (docs/design.md §8) -- the same
   mechanism as the flat state, in the same write transaction.
 - **a storage trie is one key range.**  Deleting an account or wiping its storage deletes
   the range ``b"S" + keccak(address)`` (the flat ``storage`` table already scans the same

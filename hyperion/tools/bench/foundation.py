@@ -17,7 +17,7 @@ Both sides start from a fresh genesis for every repetition and must reach the sa
 root (asserted).  Senders are recovered from the signatures on both sides, and the
 decoding/recovery step is timed separately, so the *execution phase* (system calls and
 transactions, senders already recovered on both sides) and *end to end* are reported side
-by side (DECISIONS 10).  The flatdb comparison runs the same Hyperion pipeline twice in
+by side (docs/design.md §12).  The flatdb comparison runs the same Hyperion pipeline twice in
 this process, once with each twin of ``FlatAccountDB`` (compiled ``_flatdb`` and pure
 ``flatdb_py``), by giving the engine a state class whose ``account_db_class`` is that twin.
 """

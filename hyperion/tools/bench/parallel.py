@@ -4,7 +4,7 @@
     python benchmarks/bench_parallel.py (the same options)
 
 Both engines run on LMDB over the same genesis and execute the *same signed batch*; senders
-are recovered from signatures on both sides (DECISIONS 10).  Workloads:
+are recovered from signatures on both sides (docs/design.md §12).  Workloads:
 
 - ``erc20``: independent ERC-20 transfers (distinct senders and receivers)
 - ``eth``: independent ETH transfers

@@ -69,7 +69,7 @@ SUITE_NAMES = {STATE: "GeneralStateTests", BLOCKCHAIN: "BlockchainTests"}
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 #: pure-Python CI pass: one file in SUBSET_MODULUS (by a hash of its path), plus the first
-#: file of every directory, so every family is touched (DECISIONS 11)
+#: file of every directory, so every family is touched (docs/design.md §13)
 SUBSET_MODULUS = 12
 
 
