@@ -3,7 +3,9 @@
 - :mod:`hyperion.tools.conformance.fixture_json` — the JSON shapes ethereum/tests and t8n tools use
   (numbers, allocs, transactions, headers), to and from Hyperion's types.
 - :mod:`hyperion.tools.conformance.fixtures` — the ``BlockchainTests`` / ``GeneralStateTests`` runner
-  (``hyperion fixtures``).
+  (``hyperion fixtures``): finds the files and runs them through
+  :mod:`~hyperion.tools.conformance.state_tests` and :mod:`~hyperion.tools.conformance.blockchain_tests`;
+  options, results and the report are in :mod:`~hyperion.tools.conformance.report`.
 - :mod:`hyperion.tools.conformance.skips` — the one list of what the runner skips, and why.
 - :mod:`hyperion.tools.conformance.t8n` — the state-transition tool (``hyperion t8n``).
 - :mod:`hyperion.tools.conformance.rules` — header rules (base fee, excess blob gas, gas limit) that
