@@ -309,8 +309,9 @@ class Engine:
         return PendingChain(self.store.reader(), chain)
 
     def pending_blocks(self) -> List[BlockResult]:
-        with self._lock:
-            return [p.result for p in self._pending.values()]
+        # No writer lock (a server lists them while a block executes): copying the
+        # values is one C-level step under the GIL, so the list is a consistent snapshot.
+        return [p.result for p in list(self._pending.values())]
 
     def pending_block(self, ref: Union[int, BlockResult]) -> BlockResult:
         """The pending block ``ref`` names; raises :class:`~hyperion.errors.UnknownBlockError`
