@@ -12,9 +12,8 @@ Concurrency (one :class:`ExecutionService` per engine):
 - ``_state`` guards the expiry times of held executions.
 
 Held executions are the engine's pending blocks, and the engine remembers why an id is
-gone (:meth:`~hyperion.engine.Engine.gone`); the service adds only the expiry of held
-executions, so an error can say "expired after 60 s undecided" rather than "unknown".
-Calls and gas estimates are :mod:`hyperion.calls`.
+gone (:meth:`~hyperion.engine.Engine.gone`); the service adds only their expiry.  Calls
+and gas estimates are :mod:`hyperion.calls`.
 """
 from __future__ import annotations
 
@@ -107,9 +106,10 @@ class ExecutionService(pb_grpc.ExecutionServicer):
     def _sweep_loop(self) -> None:
         interval = min(max(self.limits.hold_timeout / 4, 0.05), 1.0)
         while not self._stop.wait(interval):
-            if not self._has_expired():
-                continue
-            if self._writer.acquire(timeout=interval):
+            now = time.monotonic()
+            with self._state:
+                due = any(expires_at <= now for expires_at in self._expiry.values())
+            if due and self._writer.acquire(timeout=interval):
                 try:
                     if not self.closing:
                         self._expire_due()
@@ -166,11 +166,6 @@ class ExecutionService(pb_grpc.ExecutionServicer):
         if gone is None:
             return f"execution {execution_id} is unknown to this server (never held, or forgotten)"
         return in_rpc_words(f"execution {execution_id} {gone.reason}")
-
-    def _has_expired(self) -> bool:
-        now = time.monotonic()
-        with self._state:
-            return any(expires_at <= now for expires_at in self._expiry.values())
 
     def _expire_due(self) -> None:
         """Drop held executions past their timeout (caller holds ``_writer``)."""
@@ -509,11 +504,8 @@ class ExecutionService(pb_grpc.ExecutionServicer):
 
     def estimate_gas(self, request: pb.CallRequest, call: _Call) -> pb.EstimateGasResponse:
         at, env, tx = self._call_request(request)
-        try:
-            estimate = calls.estimate_gas(self.engine, tx, at=at, env=env, gas_cap=self.limits.call_gas_cap,
-                                          deadline=call.deadline)
-        except calls.EstimateTimeout as exc:
-            raise fail(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc))
+        estimate = calls.estimate_gas(self.engine, tx, at=at, env=env, gas_cap=self.limits.call_gas_cap,
+                                      deadline=call.deadline)
         return pb.EstimateGasResponse(gas=estimate.gas, status=convert.STATUS_TO_PB[estimate.status],
                                       return_data=estimate.return_data, error=estimate.error or "")
 
