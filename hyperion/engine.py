@@ -18,8 +18,10 @@ from collections import OrderedDict
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from hyperion import calls
+from hyperion.block import BlockExecutor
 from hyperion.chain import ChainConfig
 from hyperion.errors import (
     ChainConfigError,
@@ -32,29 +34,22 @@ from hyperion.errors import (
 from hyperion.evm.forks import Fork
 from hyperion.evm.header import block_hash as compute_block_hash
 from hyperion.evm.header import header_fields
-from hyperion.evm.processor import (
-    BlockException,
-    BlockProcessor,
-    account_db,
-    assemble_results,
-    ordered_trie_root,
-    requests_hash,
-    withdrawals_root,
-)
+from hyperion.evm.processor import requests_hash
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
 from hyperion.precompiles.registry import state_class_for
 from hyperion.precompiles.registry import warm_up as warm_up_precompiles
-from hyperion.scheduler import BlockJob, Scheduler, make_scheduler
+from hyperion.scheduler import Scheduler, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE
-from hyperion.state.trie.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof, layered_nodes
+from hyperion.state.pending import PendingChain
+from hyperion.state.trie.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof
 from hyperion.state.store import DEFAULT_REVERT_DEPTH, Store
-from hyperion.state.view import DiffReader, Overlay
 from hyperion.types import (
     BLANK_ROOT,
     Account,
     BlockEnv,
     BlockResult,
     Head,
+    TxResult,
     UnsignedTx,
     ZERO_HASH,
 )
@@ -76,6 +71,17 @@ class _Pending:
     #: compared whole (number, root and hash): a block that changes no state keeps the root
     base_head: Head
     children: List["_Pending"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GoneBlock:
+    """Why a block id no longer names a pending block (kept for recent ids, to explain
+    a later use of the id)."""
+
+    #: completes "pending block <id> ...", e.g. "was discarded", "was committed as block 3"
+    reason: str
+    #: (block number, state root) if the block was committed and not reverted since
+    committed: Optional[Tuple[int, bytes]] = None
 
 
 class Engine:
@@ -117,8 +123,10 @@ class Engine:
         self._lock = threading.RLock()
         self._pending: Dict[int, _Pending] = {}
         # why recent pending ids are gone (bounded: a server runs for months)
-        self._dead: "OrderedDict[int, str]" = OrderedDict()
+        self._dead: "OrderedDict[int, GoneBlock]" = OrderedDict()
         self._ids = itertools.count(1)
+        # the env of the head block when this engine committed it (defaults of calls)
+        self._head_env: Optional[BlockEnv] = None
         #: seconds spent warming up each enabled precompile set (kernels compiled or
         #: loaded from cache) when this engine started -- never in the middle of a block
         self.startup_seconds: Dict[str, float] = {}
@@ -185,9 +193,7 @@ class Engine:
         A no-op for the sequential scheduler.  Servers call this before accepting calls.
         """
         started = time.perf_counter()
-        start = getattr(self.scheduler, "start", None)
-        if start is not None:
-            start()
+        self.scheduler.start()
         if self._config is not None:
             for activation in self._config.schedule:
                 self._warm_up_workers(self._config.fork_at(activation.block or 0, activation.timestamp or 0))
@@ -197,10 +203,9 @@ class Engine:
         """Build the state class (and compile precompile kernels) in the scheduler's worker
         processes before they execute a block of this fork (the workers' own warm-up)."""
         names = tuple(self.chain_config.extra_precompiles)
-        warm_up = getattr(self.scheduler, "warm_up", None)
-        if not names or warm_up is None or (fork.name, names) in self._workers_warm:
+        if not names or (fork.name, names) in self._workers_warm:
             return
-        warm_up([(fork.name, names)])
+        self.scheduler.warm_up([(fork.name, names)])
         self._workers_warm.add((fork.name, names))
 
     # -- configuration ------------------------------------------------------------------
@@ -213,6 +218,12 @@ class Engine:
     @property
     def head(self) -> Head:
         return self.store.head()
+
+    @property
+    def head_env(self) -> Optional[BlockEnv]:
+        """The env of the head block if this engine committed it (None after opening the
+        store or a revert): calls default their block's timestamp and coinbase from it."""
+        return self._head_env
 
     def fork_at(self, number: int, timestamp: int) -> Fork:
         return self.chain_config.fork_at(number, timestamp)
@@ -273,8 +284,9 @@ class Engine:
         block_id = ref.id if isinstance(ref, BlockResult) else int(ref)
         pending = self._pending.get(block_id)
         if pending is None:
-            reason = self._dead.get(block_id, "no such pending block")
-            raise UnknownBlockError(f"pending block {block_id}: {reason}")
+            gone = self._dead.get(block_id)
+            reason = gone.reason if gone is not None else "is unknown (never a pending block here, or forgotten)"
+            raise UnknownBlockError(f"pending block {block_id} {reason}")
         return pending
 
     @staticmethod
@@ -287,15 +299,29 @@ class Engine:
         chain.reverse()
         return chain
 
-    def pending_blocks(self) -> List[BlockResult]:
-        with self._lock:
-            return [p.result for p in self._pending.values()]
+    def _state_at(self, ref: BlockRef) -> PendingChain:
+        """The state at a pending block (``None``: the head) over a fresh store snapshot."""
+        # No writer lock: a read must not wait for a running execute.  Resolving the
+        # pending chain is a dict lookup plus parent pointers (atomic under the GIL), and
+        # the snapshot is opened after it: if a block of the chain commits in between, its
+        # diff is applied twice, which is harmless (diffs hold absolute values).
+        chain = self._chain(self._resolve(ref))
+        return PendingChain(self.store.reader(), chain)
 
-    def _reader_for(self, chain: Sequence[_Pending], store_reader):
-        reader = store_reader
-        for pending in chain:
-            reader = DiffReader(reader, pending.result.diff)
-        return reader
+    def pending_blocks(self) -> List[BlockResult]:
+        # No writer lock (a server lists them while a block executes): copying the
+        # values is one C-level step under the GIL, so the list is a consistent snapshot.
+        return [p.result for p in list(self._pending.values())]
+
+    def pending_block(self, ref: Union[int, BlockResult]) -> BlockResult:
+        """The pending block ``ref`` names; raises :class:`~hyperion.errors.UnknownBlockError`
+        (saying why, see :meth:`gone`) if it is not pending."""
+        return self._resolve(ref).result
+
+    def gone(self, block_id: int) -> Optional[GoneBlock]:
+        """Why ``block_id`` is no longer pending (committed, discarded, ...); None if it is
+        pending, was never a pending block, or is too old to be remembered."""
+        return self._dead.get(int(block_id))
 
     # -- execution ----------------------------------------------------------------------
     def execute(
@@ -319,45 +345,35 @@ class Engine:
             config = self.chain_config
             parent_pending = self._resolve(parent)
             chain = self._chain(parent_pending)
-            store_reader = self.store.reader()
-            try:
-                env, parent_root, head = self._check_parent(env, chain, store_reader)
-                result, update = self._execute_on(
-                    config, env, transactions, chain, store_reader, parent_root, strict, scheduler
-                )
-            finally:
-                store_reader.close()
-            result.parent_id = parent_pending.result.id if parent_pending else None
+            with PendingChain(self.store.reader(), chain) as state:
+                env, head = self._check_parent(env, state)
+                output = self._run(config, env, transactions, state, strict, scheduler)
+            result = output.to_result(next(self._ids), parent_pending.result.id if parent_pending else None)
             result.stats.total_seconds = time.perf_counter() - started
             if result.block_exception is not None:
                 raise InvalidBlockError(f"block {env.number} is invalid: {result.block_exception}", result)
-            pending = _Pending(result=result, update=update, parent=parent_pending,
+            pending = _Pending(result=result, update=output.update, parent=parent_pending,
                                base_head=chain[0].base_head if chain else head)
             self._pending[result.id] = pending
             if parent_pending is not None:
                 parent_pending.children.append(pending)
             return result
 
-    def _check_parent(self, env: BlockEnv, chain: Sequence[_Pending], store_reader):
-        """Check that ``env`` follows its parent; -> (env with parent_hash, parent root, head)."""
-        head = store_reader.head()
+    def _check_parent(self, env: BlockEnv, state: PendingChain):
+        """Check that ``env`` follows its parent; -> (env with parent_hash, head)."""
+        head = state.head()
         if head.number < 0:
             raise GenesisError(f"{self.store.path} has no genesis: call init_genesis first")
-        if chain:
-            parent_number = chain[-1].result.number
-            parent_root = chain[-1].result.state_root
-            parent_hash = chain[-1].result.block_hash
-            if chain[0].base_head != head:
-                raise StaleParentError("the pending parent was executed on a head that is no longer current")
-        else:
-            parent_number, parent_root, parent_hash = head.number, head.state_root, head.block_hash
+        if state.layers and state.layers[0].base_head != head:
+            raise StaleParentError("the pending parent was executed on a head that is no longer current")
+        parent_number, _, parent_hash = state.top()
         if env.number != parent_number + 1:
             raise StaleParentError(
                 f"block number {env.number} does not follow its parent (block {parent_number})"
             )
         if env.parent_hash is None and parent_hash is not None:
             env = _replace_env(env, parent_hash=parent_hash)
-        return env, parent_root, head
+        return env, head
 
     def simulate(
         self,
@@ -381,140 +397,39 @@ class Engine:
         with self._lock:
             config = self.chain_config
             parent_pending = self._resolve(parent)
-            chain = self._chain(parent_pending)
-            store_reader = self.store.reader()
-        try:
-            env, parent_root, head = self._check_parent(env, chain, store_reader)
-            result, _ = self._execute_on(config, env, transactions, chain, store_reader, parent_root, strict,
-                                         "sequential")
-        finally:
-            store_reader.close()
-        result.parent_id = parent_pending.result.id if parent_pending else None
+            state = PendingChain(self.store.reader(), self._chain(parent_pending))
+        with state:
+            env, _ = self._check_parent(env, state)
+            output = self._run(config, env, transactions, state, strict, "sequential")
+        result = output.to_result(next(self._ids), parent_pending.result.id if parent_pending else None)
         result.stats.total_seconds = time.perf_counter() - started
         return result
 
-    def _execute_on(self, config, env, transactions, chain, store_reader, parent_root, strict, scheduler_name):
-        fork = config.fork_at(env.number, env.timestamp)
-        base = self._reader_for(chain, store_reader)
-
-        def ancestor_hash(number: int) -> Optional[bytes]:
-            for pending in reversed(chain):
-                if pending.result.number == number:
-                    return pending.result.block_hash
-            return store_reader.block_hash(number)
-
-        def record_before(address: bytes):
-            for pending in reversed(chain):
-                if address in pending.update.records:
-                    return pending.update.records[address]
-            return store_reader.account_record(address)
-
-        # trie nodes by path: the pending parents' writes (newest first) over the snapshot
-        node = layered_nodes(store_reader.trie_lookup(), [pending.update for pending in chain])
-
-        clock = time.perf_counter
-        processor = BlockProcessor(fork, config.chain_id, env, ancestor_hash, self._state_class(fork))
-        t_prepared = clock()
-        overlay = Overlay(base)
-
-        pre_state = processor.new_state(overlay)
-        processor.apply_pre_block(pre_state)
-        account_db(pre_state).lock_changes()
-        t_pre_block = clock()
-
-        intermediate_root = None
-        if not fork.has_status_receipts:
-            def intermediate_root() -> bytes:
-                return compute_state_root(parent_root, overlay.to_diff(), record_before, node).root
-
+    def _run(self, config: ChainConfig, env: BlockEnv, transactions, state: PendingChain, strict: bool,
+             scheduler_name: Optional[str]):
         if scheduler_name in (None, self._scheduler_name):
             scheduler = self.scheduler
         elif scheduler_name == "sequential":
             scheduler = self._sequential
         else:
             raise ValueError(f"this engine runs the {self._scheduler_name} scheduler, not {scheduler_name}")
-        ancestors = {}
-        for number in range(max(env.number - 256, 0), env.number):
-            block_hash = env.block_hashes.get(number) or ancestor_hash(number)
-            if block_hash:
-                ancestors[number] = block_hash
-        job = BlockJob(processor=processor, inputs=list(transactions), overlay=overlay, strict=strict,
-                       intermediate_root=intermediate_root, layers=[p.result.diff for p in chain],
-                       ancestor_hashes=ancestors, head_root=store_reader.head().state_root,
-                       precompiles=tuple(config.extra_precompiles))
-        if scheduler is self.scheduler:
-            self._warm_up_workers(fork)  # once per fork: before any transaction of the block runs
-        batch = scheduler.run(job)
-        stats = batch.stats
-        t_txs = clock()
+        if scheduler is self.scheduler:  # once per fork: before any transaction of the block runs
+            self._warm_up_workers(config.fork_at(env.number, env.timestamp))
+        return BlockExecutor(config, self._state_class).execute(env, transactions, state, scheduler, strict=strict)
 
-        results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
-            batch.transactions, batch.outcomes, fork, batch.intermediate_roots
-        )
-        # in transaction order, from the outcomes the scheduler kept (final executions only)
-        inference_records = [record for outcome in batch.outcomes for record in outcome.inference_records]
-        t_assembled = clock()
-        block_exception = None
-        requests: tuple = ()
-        post_state = processor.new_state(overlay)
-        try:
-            requests = processor.apply_post_block(post_state, [entry for r in results for entry in r.logs])
-            account_db(post_state).lock_changes()
-        except BlockException as exc:
-            # The block cannot be committed (execute raises); its result keeps what ran
-            # before the failure, as the execution specs' t8n reports an invalid block.
-            block_exception = str(exc)
-            account_db(post_state).lock_changes()
+    def call(self, tx: TxInput, at: BlockRef = None, env: Optional[BlockEnv] = None, *,
+             gas_cap: int = calls.DEFAULT_GAS_CAP) -> TxResult:
+        """``eth_call``: run one transaction on the head (or a pending block), keep nothing.
 
-        root_started = clock()
-        diff = overlay.to_diff()
-        t_diff = clock()
-        update = compute_state_root(parent_root, diff, record_before, node)
-        t_root = clock()
-        stats.root_seconds = t_root - root_started
+        See :func:`hyperion.calls.call` for the defaults (block env, nonce, gas, fees).
+        """
+        return calls.call(self, tx, at=at, env=env, gas_cap=gas_cap)
 
-        logs_bloom = int(bloom).to_bytes(256, "big")
-        transactions_root = ordered_trie_root(encoded_txs)
-        receipts_root = ordered_trie_root(receipts)
-        w_root = withdrawals_root(env.withdrawals) if fork.has_withdrawals else None
-        r_hash = requests_hash(requests) if fork.has_requests else None
-        fields = header_fields(
-            fork, env, processor.parent_hash(), update.root, transactions_root, receipts_root, logs_bloom,
-            gas_used, w_root, blob_gas_used, r_hash,
-        )
-        result = BlockResult(
-            id=next(self._ids),
-            number=env.number,
-            fork=fork.name,
-            parent_id=None,
-            parent_state_root=parent_root,
-            state_root=update.root,
-            transactions_root=transactions_root,
-            receipts_root=receipts_root,
-            logs_bloom=logs_bloom,
-            gas_used=gas_used,
-            blob_gas_used=blob_gas_used,
-            withdrawals_root=w_root,
-            requests_hash=r_hash,
-            requests=tuple(requests),
-            block_hash=compute_block_hash(fields),
-            tx_results=results,
-            diff=diff,
-            stats=stats,
-            block_exception=block_exception,
-            env=env,
-            inference_records=inference_records,
-        )
-        # where the time went (seconds); ``execution_seconds`` is the transaction loop
-        stats.extra.setdefault("prepare_seconds", 0.0)  # decoding + sender recovery (set by the scheduler)
-        stats.extra.update(
-            pre_block_seconds=t_pre_block - t_prepared,  # EIP-4788 / EIP-2935 system calls
-            post_block_seconds=root_started - t_assembled,  # withdrawals, requests, rewards
-            diff_seconds=t_diff - root_started,  # net state diff (part of root_seconds)
-            # receipts, bloom, transactions / receipts roots, header
-            summary_seconds=(t_assembled - t_txs) + (clock() - t_root),
-        )
-        return result, update
+    def estimate_gas(self, tx: TxInput, at: BlockRef = None, env: Optional[BlockEnv] = None, *,
+                     gas_cap: int = calls.DEFAULT_GAS_CAP, deadline: Optional[float] = None) -> calls.GasEstimate:
+        """``eth_estimateGas``: the least gas limit with which ``tx`` succeeds; see
+        :func:`hyperion.calls.estimate_gas`."""
+        return calls.estimate_gas(self, tx, at=at, env=env, gas_cap=gas_cap, deadline=deadline)
 
     # -- decisions ----------------------------------------------------------------------
     def commit(self, pending: Union[int, BlockResult]) -> Head:
@@ -532,8 +447,10 @@ class Engine:
                 result.number, result.parent_state_root, result.diff, entry.update, result.block_hash
             )
             result.stats.commit_seconds = time.perf_counter() - started
+            self._head_env = result.env
             del self._pending[result.id]
-            self._forget(result.id, "already committed")
+            self._forget(result.id, GoneBlock(f"was committed as block {result.number}",
+                                              (result.number, result.state_root)))
             for child in entry.children:
                 child.parent = None
             descendants = list(entry.children)
@@ -544,31 +461,39 @@ class Engine:
             # siblings built on the same parent can never commit now
             for other in list(self._pending.values()):
                 if other.parent is None and other.base_head != head:
-                    self._drop(other, f"discarded: block {result.number} was committed on the same parent")
+                    self._drop(other, f"was discarded: block {result.number} was committed on the same parent")
             return head
 
-    def discard(self, pending: Union[int, BlockResult]) -> List[int]:
-        """Drop a pending block and every pending block built on it; returns their ids."""
+    def discard(self, pending: Union[int, BlockResult], *, reason: str = "was discarded",
+                descendants_reason: Optional[str] = None) -> List[int]:
+        """Drop a pending block and every pending block built on it; returns their ids.
+
+        ``reason`` (and ``descendants_reason`` for the blocks built on it) is what
+        :meth:`gone` reports later, completing "pending block <id> ...".
+        """
         with self._lock:
             entry = self._resolve(pending)
-            return self._drop(entry, "discarded")
+            return self._drop(entry, reason, descendants_reason)
 
-    #: how many dropped ids keep their reason for later error messages
-    DEAD_IDS_KEPT = 4096
+    #: how many dropped ids keep their reason for later error messages (a server's
+    #: clients may name an id again long after it was decided: a retried commit, a log)
+    DEAD_IDS_KEPT = 100_000
 
-    def _forget(self, block_id: int, reason: str) -> None:
-        self._dead[block_id] = reason
+    def _forget(self, block_id: int, gone: GoneBlock) -> None:
+        self._dead[block_id] = gone
+        self._dead.move_to_end(block_id)
         while len(self._dead) > self.DEAD_IDS_KEPT:
             self._dead.popitem(last=False)
 
-    def _drop(self, entry: _Pending, reason: str) -> List[int]:
+    def _drop(self, entry: _Pending, reason: str, descendants_reason: Optional[str] = None) -> List[int]:
         dropped = []
         stack = [entry]
+        descendants = GoneBlock(descendants_reason or f"{reason} (an ancestor was dropped)")
         while stack:
             item = stack.pop()
             if item.result.id in self._pending:
                 del self._pending[item.result.id]
-                self._forget(item.result.id, reason if item is entry else f"{reason} (an ancestor was dropped)")
+                self._forget(item.result.id, GoneBlock(reason) if item is entry else descendants)
                 dropped.append(item.result.id)
             stack.extend(item.children)
         if entry.parent is not None and entry in entry.parent.children:
@@ -580,21 +505,18 @@ class Engine:
         with self._lock:
             for entry in list(self._pending.values()):
                 if entry.parent is None:
-                    self._drop(entry, f"discarded: the store was reverted to block {number}")
-            return self.store.revert_to(number)
+                    self._drop(entry, f"was discarded: the store was reverted to block {number}")
+            head = self.store.revert_to(number)
+            self._head_env = None
+            for block_id, gone in list(self._dead.items()):
+                if gone.committed is not None and gone.committed[0] > number:
+                    self._dead[block_id] = GoneBlock(f"{gone.reason}, then reverted (revert to block {number})")
+            return head
 
     # -- reads --------------------------------------------------------------------------
     def _read(self, at: BlockRef, fn):
-        # No writer lock: a read must not wait for a running execute.  Resolving the
-        # pending chain is a dict lookup plus parent pointers (atomic under the GIL), and
-        # the snapshot is opened after it: if a block of the chain commits in between, its
-        # diff is applied twice, which is harmless (diffs hold absolute values).
-        chain = self._chain(self._resolve(at))
-        reader = self.store.reader()
-        try:
-            return fn(self._reader_for(chain, reader))
-        finally:
-            reader.close()
+        with self._state_at(at) as state:
+            return fn(state.reader())
 
     def get_account(self, address: bytes, at: BlockRef = None) -> Optional[Account]:
         """The account at the head (or at a pending block), ``None`` if it does not exist."""
@@ -638,14 +560,9 @@ class Engine:
         shape.  A missing account or slot gets a proof of absence.
         """
         with self._lock:
-            chain = self._chain(self._resolve(at))
-            reader = self.store.reader()
-        try:
-            root = chain[-1].result.state_root if chain else reader.head().state_root
-            nodes = layered_nodes(reader.trie_lookup(), [pending.update for pending in chain])
-            return get_proof(root, bytes(address), list(slots), nodes)
-        finally:
-            reader.close()
+            state = self._state_at(at)
+        with state:
+            return get_proof(state.top()[1], bytes(address), list(slots), state.trie_nodes())
 
     def block_hash(self, number: int) -> Optional[bytes]:
         with self.store.reader() as reader:

@@ -140,18 +140,18 @@ def env_to_pb(env: BlockEnv) -> tpb.BlockEnv:
 
 
 # -- transactions ------------------------------------------------------------------------
-def unsigned_from_pb(msg: tpb.UnsignedTransaction, field: str, *, default_nonce: Optional[int] = None,
-                     default_gas: Optional[int] = None, call: bool = False) -> UnsignedTx:
-    """``call=True``: Call / EstimateGas defaults (fees 0, sender may be empty)."""
+def unsigned_from_pb(msg: tpb.UnsignedTransaction, field: str, *, call: bool = False) -> UnsignedTx:
+    """``call=True``: Call / EstimateGas defaults (fees 0, sender may be empty, no nonce or
+    gas: nonce ``None`` and gas 0, which :mod:`hyperion.calls` fills in)."""
     sender = address(msg.sender, f"{field}.sender", allow_empty=call)
     if msg.HasField("nonce"):
         nonce = msg.nonce
-    elif default_nonce is not None:
-        nonce = default_nonce
+    elif call:
+        nonce = None
     else:
         raise BadInput(f"{field}.nonce is required for an unsigned transaction in a batch")
-    gas = msg.gas or (default_gas or 0)
-    if not gas:
+    gas = msg.gas
+    if not gas and not call:
         raise BadInput(f"{field}.gas is required (the gas limit of the transaction)")
     tx_type = msg.type if msg.HasField("type") else 2
     if tx_type not in (0, 1, 2, 4):

@@ -8,7 +8,7 @@ sequential execution in index order, and return one outcome per transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Protocol, Sequence
+from typing import Callable, List, Optional, Protocol, Sequence, Tuple
 
 from hyperion.evm.processor import BlockProcessor, TxOutcome
 from hyperion.evm.transactions import PreparedTx, light_prepare, prepare_one
@@ -62,3 +62,10 @@ class Scheduler(Protocol):
 
     def attach(self, store) -> None:
         """The store the engine executes on (parallel workers read it themselves)."""
+
+    def start(self) -> None:
+        """Start worker processes now rather than in the first block (idempotent)."""
+
+    def warm_up(self, specs: Sequence[Tuple[str, Tuple[str, ...]]]) -> None:
+        """Prepare the workers for blocks of these ``(fork name, precompile set names)``:
+        build the state classes and compile precompile kernels before a block needs them."""

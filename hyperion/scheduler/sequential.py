@@ -53,6 +53,12 @@ class SequentialScheduler:
     def attach(self, store) -> None:
         pass
 
+    def start(self) -> None:
+        pass  # no worker processes
+
+    def warm_up(self, specs) -> None:
+        pass  # state classes are built in this process, when a block first needs them
+
     def run(self, job: BlockJob) -> BatchOutcome:
         started = time.perf_counter()
         transactions: list = []
