@@ -2,7 +2,8 @@
 
 The coordinator (the engine's process) does not take part in the Block-STM loop.  Per block
 it resets the shared scheduler (``hyperion.scheduler.blockstm.shared``), sends every worker the inputs
-once, and waits.  Workers pull execution and validation tasks from the shared counters,
+once, and waits.  What it sends and receives, and the records it folds, are the typed
+messages and records of ``hyperion.scheduler.blockstm.protocol``.  Workers pull execution and validation tasks from the shared counters,
 execute on a local multi-version-memory replica fed by the shared record log, and stop
 when the scheduler is done.  The coordinator then folds the final write-set of each
 transaction into the block overlay *in order*, re-checking what Block-STM cannot know
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import socket
 import subprocess
 import sys
@@ -32,11 +32,28 @@ from typing import Dict, List, Optional
 import hyperion
 
 from hyperion.scheduler.blockstm import shared as core
-from hyperion.evm.accountdb import WriteSet
 from hyperion.errors import InvalidTransactionError
 from hyperion.scheduler.base import BatchOutcome, BlockJob
 from hyperion.scheduler.sequential import run_sequentially
-from hyperion.scheduler.blockstm.worker import RECORD, decode_outcome
+from hyperion.scheduler.blockstm.protocol import (
+    BlockTask,
+    Done,
+    ExecutionRecord,
+    Failed,
+    LmdbBase,
+    MemoryBase,
+    Ready,
+    Stop,
+    StoreBase,
+    TxIdx,
+    Warm,
+    WarmUp,
+    decode_message,
+    decode_record,
+    encode_block_messages,
+    encode_message,
+    reads_match,
+)
 from hyperion.types import ExecutionStats, TxStatus
 
 log = logging.getLogger("hyperion.blockstm")
@@ -166,8 +183,10 @@ class ParallelScheduler:
     def _await_ready(self, worker: _Worker) -> None:
         if not worker.conn.poll(self.start_timeout):
             raise RuntimeError(f"Block-STM worker {worker.index} did not start within {self.start_timeout}s")
-        message = worker.conn.recv()
-        worker.pid = message[1]
+        message = decode_message(worker.conn.recv())
+        if type(message) is not Ready:
+            raise RuntimeError(f"Block-STM worker {worker.index} sent {message!r} instead of Ready")
+        worker.pid = message.pid
 
     def warm_up(self, fork_names_and_precompiles) -> None:
         """Build fork state classes (and compile precompile kernels) in every worker."""
@@ -175,15 +194,21 @@ class ParallelScheduler:
         specs = list(fork_names_and_precompiles)
         self._warmed.extend(spec for spec in specs if spec not in self._warmed)
         for worker in self._workers:
-            worker.conn.send(("warmup", specs))
+            worker.conn.send(encode_message(WarmUp(tuple(specs))))
         for worker in self._workers:
-            worker.conn.recv()
+            self._await_warm(worker)
             worker.warmed = tuple(self._warmed)
+
+    @staticmethod
+    def _await_warm(worker: _Worker) -> None:
+        message = decode_message(worker.conn.recv())
+        if type(message) is not Warm:
+            raise RuntimeError(f"Block-STM worker {worker.index} sent {message!r} instead of Warm")
 
     def close(self) -> None:
         for worker in self._workers:
             try:
-                worker.conn.send(("stop",))
+                worker.conn.send(encode_message(Stop()))
             except (OSError, BrokenPipeError):
                 pass
         for worker in self._workers:
@@ -218,8 +243,8 @@ class ParallelScheduler:
         replacement = self._spawn(worker.index)
         self._await_ready(replacement)
         if self._warmed:  # a replacement warms up now too, not in the middle of its first block
-            replacement.conn.send(("warmup", list(self._warmed)))
-            replacement.conn.recv()
+            replacement.conn.send(encode_message(WarmUp(tuple(self._warmed))))
+            self._await_warm(replacement)
             replacement.warmed = tuple(self._warmed)
         self._memory_sent.pop(worker.index, None)
         return replacement
@@ -248,10 +273,10 @@ class ParallelScheduler:
         scheduler = self._scheduler
         scheduler.reset(n, self._seq)
         restarts_before = self._restarts
-        # pickled once for all workers; only the base description differs per worker
-        message = pickle.dumps(self._block_message(job, n), protocol=pickle.HIGHEST_PROTOCOL)
-        for worker in self._workers:
-            worker.conn.send(("block", message, self._base_for(worker)))
+        # the task is pickled once for all workers; only the base differs per worker
+        wires = encode_block_messages(self._block_task(job), [self._base_for(worker) for worker in self._workers])
+        for worker, wire in zip(self._workers, wires):
+            worker.conn.send(wire)
 
         problems = self._wait(n)
         parallel_seconds = time.perf_counter() - started
@@ -304,36 +329,36 @@ class ParallelScheduler:
                                incarnations=len(outcomes), execution_seconds=time.perf_counter() - started)
         return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats, intermediate_roots=roots)
 
-    def _block_message(self, job: BlockJob, n: int) -> dict:
+    def _block_task(self, job: BlockJob) -> BlockTask:
         processor = job.processor
-        return {
-            "seq": self._seq,
-            "fork": processor.fork.name,
-            "chain_id": processor.chain_id,
-            "env": processor.env,
-            "precompiles": tuple(job.precompiles),
-            "ancestors": dict(job.ancestor_hashes),
-            "inputs": list(job.inputs),
-            "head_root": job.head_root,
+        return BlockTask(
+            seq=self._seq,
+            fork=processor.fork.name,
+            chain_id=processor.chain_id,
+            env=processor.env,
+            precompiles=tuple(job.precompiles),
+            ancestors=dict(job.ancestor_hashes),
+            inputs=list(job.inputs),
+            head_root=job.head_root,
             # pending parents, then the pre-block system calls already in the overlay
-            "layers": list(job.layers) + [job.overlay.to_diff()],
-            "fault": self._take_fault(),
-        }
+            layers=list(job.layers) + [job.overlay.to_diff()],
+            fault=self._take_fault(),
+        )
 
     def _take_fault(self) -> Optional[dict]:
         fault, self.fault_injection = self.fault_injection, None
         return fault
 
-    def _base_for(self, worker: _Worker) -> dict:
+    def _base_for(self, worker: _Worker) -> StoreBase:
         store = self._store
         if not store.is_memory:
-            return {"kind": "lmdb", "path": store.path}
+            return LmdbBase(store.path)
         # store and generation: a scheduler shared by several engines serves several stores
         version = f"{store.instance}:{store.generation}"
         if self._memory_sent.get(worker.index) == version:
-            return {"kind": "memory", "generation": version}
+            return MemoryBase(version)
         self._memory_sent[worker.index] = version
-        return {"kind": "memory", "generation": version, "tables": store.backend.export()}
+        return MemoryBase(version, store.backend.export())
 
     def _wait(self, n: int) -> dict:
         """Wait for every worker to report; stop the block early on failure or contention."""
@@ -351,20 +376,19 @@ class ParallelScheduler:
                 if worker is None:
                     continue
                 try:
-                    message = worker.conn.recv()
+                    message = decode_message(worker.conn.recv())
                 except (EOFError, OSError):  # the worker's end closed: it died
-                    message = ("died",)
-                if message[0] == "done" and message[1] == self._seq:
-                    for key, value in message[2].items():
-                        if key.endswith("_seconds"):
-                            worker_seconds[key] = worker_seconds.get(key, 0.0) + value
+                    message = None
+                if type(message) is Done and message.seq == self._seq:
+                    for key, value in message.stats.breakdown().items():
+                        worker_seconds[key] = worker_seconds.get(key, 0.0) + value
                     del waiting[worker.index]
-                elif message[0] == "error":
-                    reasons.append(f"worker {worker.index} failed: {message[2].splitlines()[0]}")
-                    log.error("Block-STM worker %d failed:\n%s", worker.index, message[2])
+                elif type(message) is Failed:
+                    reasons.append(f"worker {worker.index} failed: {message.error.splitlines()[0]}")
+                    log.error("Block-STM worker %d failed:\n%s", worker.index, message.error)
                     scheduler.set_flag(core.H_STOP, 1)
                     del waiting[worker.index]
-                elif message[0] == "died":
+                elif message is None:
                     reasons.append(f"worker {worker.index} (pid {worker.pid}) died mid-block")
                     log.error("Block-STM worker %d (pid %d) died mid-block", worker.index, worker.pid)
                     scheduler.set_flag(core.H_STOP, 1)
@@ -397,12 +421,12 @@ class ParallelScheduler:
         """Apply final write-sets in order; -> (accepted prefix, gas used, blob gas used, reason)."""
         scheduler = self._scheduler
         raw_records, _ = scheduler.read_records(0, False)
-        final: Dict[int, tuple] = {}
+        final: Dict[TxIdx, ExecutionRecord] = {}
         for raw in raw_records:
-            record = pickle.loads(raw)
-            if record[0] == RECORD:
-                tx, incarnation = record[1], record[2]
-                if tx not in final or incarnation > final[tx][2]:
+            record = decode_record(raw)
+            if type(record) is ExecutionRecord:
+                tx = record.version.tx_idx
+                if tx not in final or record.version.tx_incarnation > final[tx].version.tx_incarnation:
                     final[tx] = record
         processor = job.processor
         overlay = job.overlay
@@ -415,15 +439,15 @@ class ParallelScheduler:
             record = final.get(index)
             if record is None:
                 return index, gas_used, blob_gas_used, None
-            _, tx, incarnation, accounts, storage, wiped, codes, delta, reads, encoded = record
+            tx, incarnation = record.version.tx_idx, record.version.tx_incarnation
             if normal and scheduler.status(tx) != (incarnation, core.EXECUTED):
                 return index, gas_used, blob_gas_used, f"tx {tx}: final incarnation mismatch"
-            if verify and not _reads_match(overlay, reads):
+            if verify and not reads_match(record.reads, overlay):
                 if normal:
                     log.error("Block-STM result of tx %d does not match the sequential state", tx)
                     return index, gas_used, blob_gas_used, f"tx {tx}: read-set check failed"
                 return index, gas_used, blob_gas_used, None
-            outcome = decode_outcome(encoded)
+            outcome = record.outcome
             if outcome.gas_limit > gas_limit - gas_used:
                 return index, gas_used, blob_gas_used, f"tx {tx} reaches the block gas limit"
             if outcome.blob_gas_used > processor.max_blob_gas - blob_gas_used:
@@ -432,28 +456,15 @@ class ParallelScheduler:
                 if job.strict:
                     raise InvalidTransactionError(tx, outcome.error)
             else:
-                overlay.apply(WriteSet(accounts, storage, wiped, codes, delta))
-                if delta:
-                    overlay.credit(coinbase, delta)
+                writes = record.write_set
+                overlay.apply(writes)
+                if writes.coinbase_delta:
+                    overlay.credit(coinbase, writes.coinbase_delta)
                 gas_used += outcome.gas_used
                 blob_gas_used += outcome.blob_gas_used
             transactions.append(job.light(index))
             outcomes.append(outcome)
         return n, gas_used, blob_gas_used, None
-
-
-def _reads_match(overlay, reads) -> bool:
-    """Do the values an incarnation read equal the sequential state in ``overlay``?"""
-    for key, value in reads.items():
-        if type(key) is bytes:
-            current = overlay.read_account(key)
-        elif len(key) == 2:
-            current = overlay.read_storage(key[0], key[1])
-        else:
-            current = overlay.has_storage(key[1], key[2])
-        if current != value:
-            return False
-    return True
 
 
 def _cleanup(name: str, lock_path: str) -> None:

@@ -1,5 +1,10 @@
-"""Pure-Python twin of ``_mvmemory.pyx``: Block-STM's multi-version memory (a per-process
-replica fed by the shared record log) and the reader one incarnation executes against.
+"""Block-STM's multi-version memory (a per-process replica fed by the shared record log)
+and the reader one incarnation executes against.
+
+One source, two modules: this file is the pure-Python implementation, and setup.py also
+compiles it with Cython as ``_mvmemory``, typed by ``_mvmemory.pxd`` beside it (Cython's
+pure-Python mode; docs/design.md §14).  Keep it to what both run the same way: the .pxd
+makes the classes ``cdef class``es, so no new attributes outside those it declares.
 
 Locations and what the memory holds for each writer ``tx`` (pevm's vocabulary:
 ``MemoryEntry::Data`` or ``MemoryEntry::Estimate``)::
@@ -24,8 +29,6 @@ every lower transaction has executed, then sums their deltas on top of the last 
 value (docs/design.md §9).
 """
 from __future__ import annotations
-
-from bisect import bisect_left
 
 WIPE = b"W"
 EMPTY_CODE_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
@@ -53,6 +56,20 @@ class ReadDependency(BaseException):
         self.blocking = blocking
 
 
+def _position(versions, tx):
+    """Index of the first version whose writer is >= tx (versions sorted by writer)."""
+    lo = 0
+    hi = len(versions)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        writer = versions[mid][0]
+        if writer < tx:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 class MVMemory:
     """One process's replica of the multi-version memory for one block."""
 
@@ -66,27 +83,33 @@ class MVMemory:
         self.coinbase = coinbase
 
     # -- writers ----------------------------------------------------------------------
-    def _put(self, key, tx, value) -> None:
+    def _put(self, key, tx, value):
         versions = self.entries.get(key)
         if versions is None:
             self.entries[key] = [[tx, value]]
             if type(key) is tuple:
-                self.slots_by_address.setdefault(key[0], set()).add(key[1])
+                slots = self.slots_by_address.get(key[0])
+                if slots is None:
+                    slots = set()
+                    self.slots_by_address[key[0]] = slots
+                slots.add(key[1])
             return
-        position = bisect_left(versions, tx, key=_writer)
-        if position < len(versions) and versions[position][0] == tx:
-            versions[position][1] = value
-        else:
-            versions.insert(position, [tx, value])
+        position = _position(versions, tx)
+        if position < len(versions):
+            entry = versions[position]
+            if entry[0] == tx:
+                entry[1] = value
+                return
+        versions.insert(position, [tx, value])
 
-    def _remove(self, key, tx) -> None:
+    def _remove(self, key, tx):
         versions = self.entries.get(key)
         if versions:
-            position = bisect_left(versions, tx, key=_writer)
+            position = _position(versions, tx)
             if position < len(versions) and versions[position][0] == tx:
                 del versions[position]
 
-    def apply_record(self, tx, incarnation, accounts, storage, wiped, codes, coinbase_delta, reads) -> bool:
+    def apply_record(self, tx, incarnation, accounts, storage, wiped, codes, coinbase_delta, reads):
         """Install incarnation ``incarnation`` of ``tx``; True if it wrote a location its
         previous incarnation did not (Block-STM then re-validates higher transactions).
         Older incarnations than the one already installed are ignored."""
@@ -121,7 +144,7 @@ class MVMemory:
                     wrote_new = True
                     break
         else:
-            wrote_new = bool(keys)
+            wrote_new = len(keys) > 0
         self.written[tx] = keys
         self.reads[tx] = reads
         self.applied[tx] = incarnation
@@ -129,7 +152,7 @@ class MVMemory:
             self.codes.update(codes)
         return wrote_new
 
-    def apply_estimate(self, tx, incarnation) -> None:
+    def apply_estimate(self, tx, incarnation):
         """Incarnation ``incarnation`` of ``tx`` was aborted: its writes become ESTIMATEs."""
         if self.applied[tx] != incarnation:
             return
@@ -137,19 +160,23 @@ class MVMemory:
             self._put(key, tx, ESTIMATE)
 
     # -- readers ----------------------------------------------------------------------
-    def latest_below(self, key, tx):
-        """-> (writer, value) of the highest writer below ``tx``, or None."""
+    def _latest_below(self, key, tx):
+        """The ``[writer, value]`` entry of the highest writer below ``tx``, or None."""
         versions = self.entries.get(key)
         if not versions:
             return None
-        position = bisect_left(versions, tx, key=_writer)
+        position = _position(versions, tx)
         if position == 0:
             return None
-        entry = versions[position - 1]
-        return entry[0], entry[1]
+        return versions[position - 1]
+
+    def latest_below(self, key, tx):
+        """-> (writer, value) of the highest writer below ``tx``, or None."""
+        entry = self._latest_below(key, tx)
+        return None if entry is None else (entry[0], entry[1])
 
     def resolve_account(self, address, tx, base):
-        found = self.latest_below(address, tx)
+        found = self._latest_below(address, tx)
         if found is None:
             return base.read_account(address)
         if found[1] is ESTIMATE:
@@ -157,10 +184,10 @@ class MVMemory:
         return found[1]
 
     def resolve_storage(self, address, slot, tx, base):
-        found = self.latest_below((address, slot), tx)
+        found = self._latest_below((address, slot), tx)
         if found is not None and found[1] is ESTIMATE:
             raise ReadDependency(found[0])
-        wipe = self.latest_below(WIPE + address, tx)
+        wipe = self._latest_below(WIPE + address, tx)
         if wipe is not None:
             if wipe[1] is ESTIMATE:
                 raise ReadDependency(wipe[0])
@@ -171,12 +198,12 @@ class MVMemory:
             return found[1]
         return base.read_storage(address, slot)
 
-    def resolve_has_storage(self, address, excluded, tx, base) -> bool:
+    def resolve_has_storage(self, address, excluded, tx, base):
         written = self.slots_by_address.get(address, ())
         for slot in written:
             if slot not in excluded and self.resolve_storage(address, slot, tx, base):
                 return True
-        wipe = self.latest_below(WIPE + address, tx)
+        wipe = self._latest_below(WIPE + address, tx)
         if wipe is not None:
             if wipe[1] is ESTIMATE:
                 raise ReadDependency(wipe[0])
@@ -190,8 +217,10 @@ class MVMemory:
             raise ReadDependency(blocking)
         sync()
         address = self.coinbase
-        versions = self.entries.get(address) or []
-        position = bisect_left(versions, tx, key=_writer)
+        versions = self.entries.get(address)
+        if versions is None:
+            versions = []
+        position = _position(versions, tx)
         delta = 0
         absolute = None
         found_absolute = False
@@ -208,13 +237,13 @@ class MVMemory:
         if not found_absolute:
             absolute = base.read_account(address)
         if delta:
-            nonce, balance, code_hash = absolute if absolute is not None else (0, 0, EMPTY_CODE_HASH)
-            absolute = (nonce, balance + delta, code_hash)
+            if absolute is None:
+                absolute = (0, 0, EMPTY_CODE_HASH)
+            absolute = (absolute[0], absolute[1] + delta, absolute[2])
         return absolute
 
     def resolve(self, key, tx, base, scheduler, sync):
-        kind = type(key)
-        if kind is bytes:
+        if type(key) is bytes:
             if key == self.coinbase:
                 return self.resolve_coinbase(tx, base, scheduler, sync)
             return self.resolve_account(key, tx, base)
@@ -222,7 +251,7 @@ class MVMemory:
             return self.resolve_storage(key[0], key[1], tx, base)
         return self.resolve_has_storage(key[1], key[2], tx, base)
 
-    def validate(self, tx, base, scheduler, sync) -> bool:
+    def validate(self, tx, base, scheduler, sync):
         """Re-read ``tx``'s last read-set; False if any value changed or is an ESTIMATE."""
         reads = self.reads[tx]
         if reads is None:
@@ -234,10 +263,6 @@ class MVMemory:
         except ReadDependency:
             return False
         return True
-
-
-def _writer(entry):
-    return entry[0]
 
 
 class MVView:
@@ -255,11 +280,10 @@ class MVView:
         reads = self.reads
         if address in reads:
             return reads[address]
-        memory = self.memory
-        if address == memory.coinbase:
-            value = memory.resolve_coinbase(self.tx, self.base, self.scheduler, self.sync)
+        if address == self.memory.coinbase:
+            value = self.memory.resolve_coinbase(self.tx, self.base, self.scheduler, self.sync)
         else:
-            value = memory.resolve_account(address, self.tx, self.base)
+            value = self.memory.resolve_account(address, self.tx, self.base)
         reads[address] = value
         return value
 

@@ -2,15 +2,16 @@
 
 Started once as a fresh interpreter (an LMDB environment or gRPC core must never cross a
 ``fork()``, and unlike ``multiprocessing``'s spawn it never re-imports the caller's
-``__main__``) and reused for every block; it talks to the coordinator over a socket pair.  Per block it receives the inputs once, decodes each
+``__main__``) and reused for every block; it talks to the coordinator over a socket pair
+in the messages of ``hyperion.scheduler.blockstm.protocol``.  Per block it receives the
+inputs once (:class:`~hyperion.scheduler.blockstm.protocol.BlockMessage`), decodes each
 transaction at most once, opens its own LMDB read snapshot, and then runs the Block-STM
 loop directly on the shared scheduler: take a task, sync the local multi-version memory
-replica from the record log, execute or validate, publish, repeat until done.
+replica from the record log, execute or validate, publish a record, repeat until done.
 """
 from __future__ import annotations
 
 import os
-import pickle
 import time
 import traceback
 from multiprocessing import shared_memory
@@ -23,32 +24,30 @@ from hyperion.scheduler.blockstm.shared import (
     SharedScheduler,
 )
 from hyperion.scheduler.blockstm.mvmemory import MVMemory, MVView, ReadDependency
+from hyperion.scheduler.blockstm.protocol import (
+    BlockMessage,
+    BlockTask,
+    Done,
+    EstimateRecord,
+    ExecutionRecord,
+    Failed,
+    LmdbBase,
+    Ready,
+    Record,
+    Stop,
+    StoreBase,
+    TxVersion,
+    Warm,
+    WarmUp,
+    WorkerStats,
+    decode_message,
+    decode_record,
+    encode_message,
+    encode_record,
+)
 
-RECORD = 0
-ESTIMATE_RECORD = 1
 #: gas checks against the block limit happen in the coordinator, in order
 UNLIMITED = 2**63
-
-
-def encode_outcome(outcome) -> tuple:
-    return (
-        outcome.status.value, outcome.gas_used, outcome.blob_gas_used,
-        tuple((log.address, log.topics, log.data) for log in outcome.logs),
-        outcome.return_data, outcome.contract_address, outcome.error, outcome.sender, outcome.gas_limit,
-        outcome.inference_records,
-    )
-
-
-def decode_outcome(data: tuple):
-    from hyperion.evm.processor import TxOutcome
-    from hyperion.types import Log, TxStatus
-
-    status, gas_used, blob_gas_used, logs, return_data, contract, error, sender, gas_limit, records = data
-    return TxOutcome(
-        status=TxStatus(status), gas_used=gas_used, blob_gas_used=blob_gas_used,
-        logs=tuple(Log(address=a, topics=t, data=d) for a, t, d in logs), return_data=return_data,
-        contract_address=contract, error=error, sender=sender, gas_limit=gas_limit, inference_records=records,
-    )
 
 
 class _Base:
@@ -59,42 +58,51 @@ class _Base:
         self.store_key = None
         self.memory_generation = None
 
-    def open(self, message):
+    def open(self, task: BlockTask, base: StoreBase):
         from hyperion.state.store import Store
         from hyperion.state.view import DiffReader
 
-        base = message["base"]
-        if base["kind"] == "lmdb":
-            if self.store_key != base["path"]:
+        if type(base) is LmdbBase:
+            if self.store_key != base.path:
                 if self.store is not None:
                     self.store.close()
-                self.store = Store.open_lmdb(base["path"])
-                self.store_key = base["path"]
-        else:
-            if base.get("tables") is not None:
-                from hyperion.state.kv import MemoryBackend
+                self.store = Store.open_lmdb(base.path)
+                self.store_key = base.path
+        elif base.tables is not None:
+            from hyperion.state.kv import MemoryBackend
 
-                backend = MemoryBackend()
-                backend.load(base["tables"])
-                self.store = Store(backend)
-                self.store_key = None
-                self.memory_generation = base["generation"]
-            elif self.memory_generation != base["generation"]:
-                raise RuntimeError("worker has a stale copy of the in-memory store")
+            backend = MemoryBackend()
+            backend.load(base.tables)
+            self.store = Store(backend)
+            self.store_key = None
+            self.memory_generation = base.generation
+        elif self.memory_generation != base.generation:
+            raise RuntimeError("worker has a stale copy of the in-memory store")
         reader = self.store.reader()
         head = reader.head()
-        if head.state_root != message["head_root"]:
+        if head.state_root != task.head_root:
             reader.close()
             raise RuntimeError(
-                f"worker snapshot is at root {head.state_root.hex()}, the block runs on {message['head_root'].hex()}"
+                f"worker snapshot is at root {head.state_root.hex()}, the block runs on {task.head_root.hex()}"
             )
         view = reader
-        for diff in message["layers"]:
+        for diff in task.layers:
             view = DiffReader(view, diff)
         return reader, view
 
 
-def run_block(message, scheduler, base_source: _Base) -> dict:
+def install(memory: MVMemory, record: Record) -> bool:
+    """Apply one record to the local replica; -> whether it wrote a new location."""
+    version = record.version
+    if type(record) is ExecutionRecord:
+        writes = record.write_set
+        return memory.apply_record(version.tx_idx, version.tx_incarnation, writes.accounts, writes.storage,
+                                   writes.wiped, writes.codes, writes.coinbase_delta, record.reads)
+    memory.apply_estimate(version.tx_idx, version.tx_incarnation)
+    return False
+
+
+def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Base) -> WorkerStats:
     """Run the Block-STM loop for one block until the scheduler is done or stopped."""
     from hyperion.evm.forks import FORKS
     from hyperion.evm.processor import BlockProcessor, account_db
@@ -102,41 +110,34 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
     from hyperion.precompiles.registry import state_class_for
 
     started = time.perf_counter()
-    fork = FORKS[message["fork"]]
-    env = message["env"]
-    ancestors = message["ancestors"]
-    chain_id = message["chain_id"]
-    processor = BlockProcessor(fork, chain_id, env, ancestors.get, state_class_for(fork, message["precompiles"]))
-    inputs = message["inputs"]
+    fork = FORKS[task.fork]
+    env = task.env
+    chain_id = task.chain_id
+    processor = BlockProcessor(fork, chain_id, env, task.ancestors.get, state_class_for(fork, task.precompiles))
+    inputs = task.inputs
     n = len(inputs)
     coinbase = env.coinbase
     memory = MVMemory(n, coinbase)
-    store_reader, base = base_source.open(message)
+    store_reader, base = base_source.open(task, base_spec)
     prepared = {}
-    fault = message.get("fault") or {}
+    fault = task.fault or {}
     position = 0
-    executed = 0
-    validated = 0
+    stats = WorkerStats()
     # where this worker's time went (ns): decoding + sender recovery, applying the other
     # workers' records to the local replica, and waiting for a task
     prepare_ns = sync_ns = idle_ns = 0
-    setup_seconds = time.perf_counter() - started
+    stats.setup_seconds = time.perf_counter() - started
 
     def sync() -> None:
         nonlocal position, sync_ns
         begun = time.perf_counter_ns()
         records, position = scheduler.read_records(position)
         for raw in records:
-            record = pickle.loads(raw)
-            if record[0] == RECORD:
-                _, tx, incarnation, accounts, storage, wiped, codes, delta, reads, _outcome = record
-                memory.apply_record(tx, incarnation, accounts, storage, wiped, codes, delta, reads)
-            else:
-                memory.apply_estimate(record[1], record[2])
+            install(memory, decode_record(raw, outcome=False))
         sync_ns += time.perf_counter_ns() - begun
 
     def execute(tx: int, incarnation: int):
-        nonlocal executed, prepare_ns
+        nonlocal prepare_ns
         if fault.get("exit_at_tx") == tx:
             os._exit(3)  # fault injection (tests): die without a word, mid-block
         item = prepared.get(tx)
@@ -159,25 +160,23 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
                     return NO_TASK, -1, -1
                 sync()
                 continue
-            record = (RECORD, tx, incarnation, write_set.accounts, write_set.storage, write_set.wiped,
-                      write_set.codes, write_set.coinbase_delta, view.reads, encode_outcome(outcome))
-            if scheduler.append(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)) < 0:
+            record = ExecutionRecord(TxVersion(tx, incarnation), write_set, view.reads, outcome)
+            if scheduler.append(encode_record(record)) < 0:
                 return NO_TASK, -1, -1  # log full: the scheduler is stopped, the coordinator falls back
-            wrote_new = memory.apply_record(tx, incarnation, write_set.accounts, write_set.storage, write_set.wiped,
-                                            write_set.codes, write_set.coinbase_delta, view.reads)
+            wrote_new = install(memory, record)
             scheduler.count_incarnation(time.perf_counter_ns() - begun)
-            executed += 1
+            stats.executed += 1
             return scheduler.finish_execution(tx, incarnation, wrote_new)
 
     def validate(tx: int, incarnation: int):
-        nonlocal validated
         begun = time.perf_counter_ns()
         valid = memory.validate(tx, base, scheduler, sync)
         aborted = (not valid) and scheduler.try_validation_abort(tx, incarnation)
         if aborted:
-            scheduler.append(pickle.dumps((ESTIMATE_RECORD, tx, incarnation), protocol=pickle.HIGHEST_PROTOCOL))
-            memory.apply_estimate(tx, incarnation)
-        validated += 1
+            record = EstimateRecord(TxVersion(tx, incarnation))
+            scheduler.append(encode_record(record))
+            install(memory, record)
+        stats.validated += 1
         scheduler.count_validation_time(time.perf_counter_ns() - begun)
         return scheduler.finish_validation(tx, aborted)
 
@@ -215,9 +214,10 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
             idle_ns += time.perf_counter_ns() - idle_since
     finally:
         store_reader.close()
-    return {"executed": executed, "validated": validated, "decoded": len(prepared),
-            "seconds": time.perf_counter() - started, "setup_seconds": setup_seconds,
-            "prepare_seconds": prepare_ns / 1e9, "sync_seconds": sync_ns / 1e9, "idle_seconds": idle_ns / 1e9}
+    stats.decoded = len(prepared)
+    stats.seconds = time.perf_counter() - started
+    stats.prepare_seconds, stats.sync_seconds, stats.idle_seconds = prepare_ns / 1e9, sync_ns / 1e9, idle_ns / 1e9
+    return stats
 
 
 def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: int, log_capacity: int,
@@ -231,37 +231,38 @@ def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: in
     import hyperion.evm.forks  # noqa: F401
 
     base_source = _Base()
-    conn.send(("ready", os.getpid(), time.perf_counter() - started))
+    conn.send(encode_message(Ready(os.getpid(), time.perf_counter() - started)))
     try:
         while True:
             try:
-                message = conn.recv()
+                message = decode_message(conn.recv())
             except EOFError:
                 break
-            if message[0] == "stop":
+            if type(message) is Stop:
                 break
-            if message[0] == "warmup":
+            if type(message) is WarmUp:
                 from hyperion.evm.forks import FORKS
                 from hyperion.precompiles.registry import state_class_for
 
-                for fork_name, names in message[1]:
+                for fork_name, names in message.specs:
                     state_class_for(FORKS[fork_name], tuple(names))
-                conn.send(("warm",))
+                conn.send(encode_message(Warm()))
                 continue
-            block = pickle.loads(message[1])
-            block["base"] = message[2]
+            if type(message) is not BlockMessage:
+                raise RuntimeError(f"Block-STM worker {index}: unexpected {type(message).__name__} message")
+            task = message.task
             try:
                 if os.environ.get("HYPERION_WORKER_PROFILE"):
                     import cProfile
                     profiler = cProfile.Profile()
-                    stats = profiler.runcall(run_block, block, scheduler, base_source)
-                    profiler.dump_stats(f"{os.environ['HYPERION_WORKER_PROFILE']}.{index}.{block['seq']}")
+                    stats = profiler.runcall(run_block, task, message.base, scheduler, base_source)
+                    profiler.dump_stats(f"{os.environ['HYPERION_WORKER_PROFILE']}.{index}.{task.seq}")
                 else:
-                    stats = run_block(block, scheduler, base_source)
-                conn.send(("done", block["seq"], stats))
+                    stats = run_block(task, message.base, scheduler, base_source)
+                conn.send(encode_message(Done(task.seq, stats)))
             except BaseException as exc:  # report, stop the others, let the coordinator fall back
                 scheduler.set_flag(H_ERROR, 1)
-                conn.send(("error", block["seq"], f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+                conn.send(encode_message(Failed(task.seq, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")))
     finally:
         scheduler.release()
         segment.close()
