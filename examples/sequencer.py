@@ -20,8 +20,9 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from hyperion import BlockEnv, TxStatus, workloads
+from hyperion import BlockEnv, TxStatus
 from hyperion.rpc import Client, RpcError
+from hyperion.tools import workloads
 
 GENESIS_TIME = 1_700_000_000
 COINBASE = b"\xc0" + b"\x00" * 18 + b"\x01"
@@ -94,16 +95,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--accounts must be 1..1000")
 
     token_value = os.environ.get("HYPERION_RPC_TOKEN")
-    if args.token_file:
-        with open(args.token_file) as handle:
-            token_value = handle.read().strip()
-    root = open(args.tls_ca, "rb").read() if args.tls_ca else None
+    try:
+        if args.token_file:
+            with open(args.token_file) as handle:
+                token_value = handle.read().strip()
+        root = None
+        if args.tls_ca:
+            with open(args.tls_ca, "rb") as handle:
+                root = handle.read()
+    except OSError as exc:
+        parser.error(f"{exc.filename}: {exc.strerror}")
     client = Client(args.target, token=token_value, root_certificates=root, timeout=600)
     try:
         client.wait_ready(timeout=30)
-    except RpcError as exc:
-        sys.exit(f"cannot reach {args.target}: {exc.details()}")
+        return sequence(client, args)
+    except RpcError as exc:  # the server stopped, refused a call or went away: say so, no traceback
+        sys.exit(f"error: {args.target}: {exc.details()}")
+    finally:
+        client.close()
 
+
+def sequence(client: Client, args: argparse.Namespace) -> int:
+    """Stream ``args.blocks`` blocks, pipelined; 0 when all were committed."""
     info = client.get_head()
     chain_id = info.chain_id
     print(f"connected to {args.target}: chain id {chain_id}, head {info.head.number}, "
@@ -131,6 +144,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     pending: Dict[int, object] = {}  # execution id -> held result
     print(f"{'block':>7} {'txs':>6} {'invalid':>7} {'gas used':>12} {'exec ms':>8} {'latency ms':>10}  state root")
     started = time.perf_counter()
+    done = 0
     with client.stream() as stream:
         def send_next() -> None:
             nonlocal next_number, in_flight
@@ -142,9 +156,15 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         while next_number <= last_number and in_flight < args.depth:
             send_next()
-        done = 0
         while done < args.blocks:
-            reply = stream.next()
+            try:
+                reply = stream.next()
+            except (RpcError, StopIteration) as exc:
+                # e.g. the server drains (SIGTERM) mid-stream: what was committed stays committed
+                why = exc.details() if isinstance(exc, RpcError) else "the server ended the stream"
+                print(f"stopped after {done} of {args.blocks} blocks ({committed_txs} transactions committed): {why}",
+                      file=sys.stderr)
+                return 1
             if reply.kind == "error":
                 stream.cancel()
                 sys.exit(f"block failed: {reply.error}")
@@ -177,7 +197,6 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"(server execution {server_seconds:.2f}s, {committed_txs / max(server_seconds, 1e-9):,.0f} tx/s)")
     head = client.head
     print(f"head {head.number}, state root 0x{head.state_root.hex()}")
-    client.close()
     return 0
 
 
