@@ -207,3 +207,17 @@ def test_sequencer_reports_a_server_that_drains_mid_stream(tmp_path):
     assert "Traceback" not in err
     assert re.search(r"stopped after \d+ of 10000 blocks \(\d+ transactions committed\)", err) or \
         err.startswith("error: 127.0.0.1:"), err
+
+
+def test_bench_commands_run_and_quiet_means_quiet():
+    """Tiny runs of both benchmarks (not a measurement): the report, and per-run lines only
+    without --quiet."""
+    loud = invoke("bench", "parallel", "--txs", "16", "--rounds", "1", "--workload", "eth")
+    assert loud.exit_code == 0, loud.output
+    assert "eth round 1:" in loud.output and re.search(r"^eth\s+16\s", loud.output, re.M)
+    quiet = invoke("bench", "parallel", "--txs", "16", "--rounds", "1", "--workload", "eth", "--quiet")
+    assert quiet.exit_code == 0 and "round 1:" not in quiet.output and re.search(r"^eth\s+16\s", quiet.output, re.M)
+    result = invoke("bench", "foundation", "--txs", "10", "--repeats", "1", "--no-twins", "--batch", "transfer")
+    assert result.exit_code == 0, result.output
+    assert "transfer #1 hyperion: end to end" in result.output  # the per-run line (stderr: not a terminal)
+    assert re.search(r"^transfer\s+hyperion\s+[\d.]+", result.output, re.M)
