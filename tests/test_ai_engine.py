@@ -518,10 +518,10 @@ def test_readme_ai_example_runs(capsys):
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## AI precompiles", 1)[1]
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "ai-precompiles.md").read_text()
+    section = readme.split("## A first inference", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    exec(compile(code, "README.md (AI precompiles)", "exec"), {})
+    exec(compile(code, "docs/ai-precompiles.md (A first inference)", "exec"), {})
     out = capsys.readouterr().out
     assert "label 7" in out and "no mismatch" in out
 
