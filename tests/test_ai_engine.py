@@ -11,7 +11,8 @@ import pytest
 from eth._utils.address import generate_contract_address
 from eth_hash.auto import keccak
 
-from hyperion import BlockEnv, ChainConfig, ChainConfigError, Engine, TxStatus, workloads
+from hyperion import BlockEnv, ChainConfig, ChainConfigError, Engine, TxStatus
+from hyperion.tools import workloads
 from hyperion.precompiles import InferenceRecord, verify
 from hyperion.precompiles.ai import abi, examples as ex
 from hyperion.precompiles.ai import kernels_py
@@ -489,7 +490,8 @@ def test_bad_precompile_configuration_is_refused(entry):
 def test_chains_without_ai_never_import_numba():
     code = textwrap.dedent("""
         import sys
-        from hyperion import BlockEnv, ChainConfig, Engine, workloads
+        from hyperion import BlockEnv, ChainConfig, Engine
+        from hyperion.tools import workloads
         e = Engine.in_memory(chain_config=ChainConfig())
         e.init_genesis(workloads.genesis_alloc(2))
         tx = workloads.sign_tx(workloads.wallet(0), 0, workloads.wallet(1).address, value=1)
