@@ -28,6 +28,10 @@ GENESIS_TIME = 1_700_000_000
 COINBASE = b"\xc0" + b"\x00" * 18 + b"\x01"
 
 
+class StreamStopped(Exception):
+    """The stream ended before every block was committed (the server drained or went away)."""
+
+
 def block_env(number: int, gas_limit: int = 30_000_000) -> BlockEnv:
     return BlockEnv(number=number, timestamp=GENESIS_TIME + 12 * number, coinbase=COINBASE, base_fee=workloads.GWEI,
                     gas_limit=gas_limit, parent_beacon_block_root=number.to_bytes(32, "big"))
@@ -145,52 +149,55 @@ def sequence(client: Client, args: argparse.Namespace) -> int:
     print(f"{'block':>7} {'txs':>6} {'invalid':>7} {'gas used':>12} {'exec ms':>8} {'latency ms':>10}  state root")
     started = time.perf_counter()
     done = 0
-    with client.stream() as stream:
-        def send_next() -> None:
-            nonlocal next_number, in_flight
-            txs = block_txs(next_number, args.txs_per_block, args.accounts, nonces, chain_id, token)
-            stream.execute(block_env(next_number), txs, parent_is_previous=next_number > first_number)
-            sent_at[next_number] = time.perf_counter()
-            next_number += 1
-            in_flight += 1
+    try:
+        with client.stream() as stream:
+            def send_next() -> None:
+                nonlocal next_number, in_flight
+                txs = block_txs(next_number, args.txs_per_block, args.accounts, nonces, chain_id, token)
+                stream.execute(block_env(next_number), txs, parent_is_previous=next_number > first_number)
+                sent_at[next_number] = time.perf_counter()
+                next_number += 1
+                in_flight += 1
 
-        while next_number <= last_number and in_flight < args.depth:
-            send_next()
-        while done < args.blocks:
-            try:
-                reply = stream.next()
-            except (RpcError, StopIteration) as exc:
-                # e.g. the server drains (SIGTERM) mid-stream: what was committed stays committed
-                why = exc.details() if isinstance(exc, RpcError) else "the server ended the stream"
-                print(f"stopped after {done} of {args.blocks} blocks ({committed_txs} transactions committed): {why}",
-                      file=sys.stderr)
-                return 1
-            if reply.kind == "error":
-                stream.cancel()
-                sys.exit(f"block failed: {reply.error}")
-            if reply.kind == "executed":
-                result = reply.result
-                invalid = result.invalid
-                if invalid:
-                    print(f"  block {result.number}: {len(invalid)} invalid, e.g. tx {invalid[0].index}: "
-                          f"{invalid[0].error}")
-                pending[result.number] = result
-                stream.commit(result)  # the next block is already executing on top of it
-                in_flight -= 1
-                if next_number <= last_number:
-                    send_next()
-            elif reply.kind == "committed":
-                number = reply.head.number
-                result = pending.pop(number)
-                latency = (time.perf_counter() - sent_at.pop(number)) * 1000
-                included = len(result.receipts)
-                committed_txs += included
-                committed_gas += result.gas_used
-                server_seconds += result.stats.total_seconds
-                print(f"{number:>7} {included:>6} {len(result.invalid):>7} {result.gas_used:>12,} "
-                      f"{result.stats.total_seconds * 1000:>8.0f} {latency:>10.0f}  "
-                      f"0x{reply.head.state_root.hex()[:16]}…")
-                done += 1
+            while next_number <= last_number and in_flight < args.depth:
+                send_next()
+            while done < args.blocks:
+                try:
+                    reply = stream.next()
+                except (RpcError, StopIteration) as exc:
+                    # e.g. the server drains (SIGTERM) mid-stream; raised through the ``with`` so the
+                    # stream is cancelled rather than drained
+                    raise StreamStopped(exc.details() if isinstance(exc, RpcError) else "the server ended the stream")
+                if reply.kind == "error":
+                    stream.cancel()
+                    sys.exit(f"block failed: {reply.error}")
+                if reply.kind == "executed":
+                    result = reply.result
+                    invalid = result.invalid
+                    if invalid:
+                        print(f"  block {result.number}: {len(invalid)} invalid, e.g. tx {invalid[0].index}: "
+                              f"{invalid[0].error}")
+                    pending[result.number] = result
+                    stream.commit(result)  # the next block is already executing on top of it
+                    in_flight -= 1
+                    if next_number <= last_number:
+                        send_next()
+                elif reply.kind == "committed":
+                    number = reply.head.number
+                    result = pending.pop(number)
+                    latency = (time.perf_counter() - sent_at.pop(number)) * 1000
+                    included = len(result.receipts)
+                    committed_txs += included
+                    committed_gas += result.gas_used
+                    server_seconds += result.stats.total_seconds
+                    print(f"{number:>7} {included:>6} {len(result.invalid):>7} {result.gas_used:>12,} "
+                          f"{result.stats.total_seconds * 1000:>8.0f} {latency:>10.0f}  "
+                          f"0x{reply.head.state_root.hex()[:16]}…")
+                    done += 1
+    except StreamStopped as stop:  # what was committed stays committed
+        print(f"stopped after {done} of {args.blocks} blocks ({committed_txs} transactions committed): {stop}",
+              file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - started
     print(f"{args.blocks} blocks, {committed_txs} transactions, {committed_gas:,} gas in {elapsed:.2f}s: "
           f"{committed_txs / elapsed:,.0f} tx/s end to end over gRPC "
