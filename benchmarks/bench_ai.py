@@ -31,7 +31,8 @@ import tempfile
 import time
 from typing import Dict, List
 
-from hyperion import BlockEnv, ChainConfig, Engine, workloads
+from hyperion import BlockEnv, ChainConfig, Engine
+from hyperion.tools import workloads
 from hyperion.precompiles.ai import abi, backend, examples as ex, runtime
 from hyperion.types import TxStatus
 

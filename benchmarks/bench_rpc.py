@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 import hyperion.cli  # noqa: F401  (hyperion.commands.* import hyperion.cli first)
-from hyperion import BlockEnv, ChainConfig, Engine, workloads
+from hyperion import BlockEnv, ChainConfig, Engine
+from hyperion.tools import workloads
 from hyperion.commands.demo import DEMO_ACCOUNTS, GENESIS_TIME, demo_block
 from hyperion.rpc import Client
 

@@ -20,11 +20,16 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from hyperion import BlockEnv, TxStatus, workloads
+from hyperion import BlockEnv, TxStatus
 from hyperion.rpc import Client, RpcError
+from hyperion.tools import workloads
 
 GENESIS_TIME = 1_700_000_000
 COINBASE = b"\xc0" + b"\x00" * 18 + b"\x01"
+
+
+class StreamStopped(Exception):
+    """The stream ended before every block was committed (the server drained or went away)."""
 
 
 def block_env(number: int, gas_limit: int = 30_000_000) -> BlockEnv:
@@ -94,16 +99,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--accounts must be 1..1000")
 
     token_value = os.environ.get("HYPERION_RPC_TOKEN")
-    if args.token_file:
-        with open(args.token_file) as handle:
-            token_value = handle.read().strip()
-    root = open(args.tls_ca, "rb").read() if args.tls_ca else None
+    try:
+        if args.token_file:
+            with open(args.token_file) as handle:
+                token_value = handle.read().strip()
+        root = None
+        if args.tls_ca:
+            with open(args.tls_ca, "rb") as handle:
+                root = handle.read()
+    except OSError as exc:
+        parser.error(f"{exc.filename}: {exc.strerror}")
     client = Client(args.target, token=token_value, root_certificates=root, timeout=600)
     try:
         client.wait_ready(timeout=30)
-    except RpcError as exc:
-        sys.exit(f"cannot reach {args.target}: {exc.details()}")
+        return sequence(client, args)
+    except RpcError as exc:  # the server stopped, refused a call or went away: say so, no traceback
+        sys.exit(f"error: {args.target}: {exc.details()}")
+    finally:
+        client.close()
 
+
+def sequence(client: Client, args: argparse.Namespace) -> int:
+    """Stream ``args.blocks`` blocks, pipelined; 0 when all were committed."""
     info = client.get_head()
     chain_id = info.chain_id
     print(f"connected to {args.target}: chain id {chain_id}, head {info.head.number}, "
@@ -131,53 +148,62 @@ def main(argv: Optional[List[str]] = None) -> int:
     pending: Dict[int, object] = {}  # execution id -> held result
     print(f"{'block':>7} {'txs':>6} {'invalid':>7} {'gas used':>12} {'exec ms':>8} {'latency ms':>10}  state root")
     started = time.perf_counter()
-    with client.stream() as stream:
-        def send_next() -> None:
-            nonlocal next_number, in_flight
-            txs = block_txs(next_number, args.txs_per_block, args.accounts, nonces, chain_id, token)
-            stream.execute(block_env(next_number), txs, parent_is_previous=next_number > first_number)
-            sent_at[next_number] = time.perf_counter()
-            next_number += 1
-            in_flight += 1
+    done = 0
+    try:
+        with client.stream() as stream:
+            def send_next() -> None:
+                nonlocal next_number, in_flight
+                txs = block_txs(next_number, args.txs_per_block, args.accounts, nonces, chain_id, token)
+                stream.execute(block_env(next_number), txs, parent_is_previous=next_number > first_number)
+                sent_at[next_number] = time.perf_counter()
+                next_number += 1
+                in_flight += 1
 
-        while next_number <= last_number and in_flight < args.depth:
-            send_next()
-        done = 0
-        while done < args.blocks:
-            reply = stream.next()
-            if reply.kind == "error":
-                stream.cancel()
-                sys.exit(f"block failed: {reply.error}")
-            if reply.kind == "executed":
-                result = reply.result
-                invalid = result.invalid
-                if invalid:
-                    print(f"  block {result.number}: {len(invalid)} invalid, e.g. tx {invalid[0].index}: "
-                          f"{invalid[0].error}")
-                pending[result.number] = result
-                stream.commit(result)  # the next block is already executing on top of it
-                in_flight -= 1
-                if next_number <= last_number:
-                    send_next()
-            elif reply.kind == "committed":
-                number = reply.head.number
-                result = pending.pop(number)
-                latency = (time.perf_counter() - sent_at.pop(number)) * 1000
-                included = len(result.receipts)
-                committed_txs += included
-                committed_gas += result.gas_used
-                server_seconds += result.stats.total_seconds
-                print(f"{number:>7} {included:>6} {len(result.invalid):>7} {result.gas_used:>12,} "
-                      f"{result.stats.total_seconds * 1000:>8.0f} {latency:>10.0f}  "
-                      f"0x{reply.head.state_root.hex()[:16]}…")
-                done += 1
+            while next_number <= last_number and in_flight < args.depth:
+                send_next()
+            while done < args.blocks:
+                try:
+                    reply = stream.next()
+                except (RpcError, StopIteration) as exc:
+                    # e.g. the server drains (SIGTERM) mid-stream; raised through the ``with`` so the
+                    # stream is cancelled rather than drained
+                    raise StreamStopped(exc.details() if isinstance(exc, RpcError) else "the server ended the stream")
+                if reply.kind == "error":
+                    stream.cancel()
+                    sys.exit(f"block failed: {reply.error}")
+                if reply.kind == "executed":
+                    result = reply.result
+                    invalid = result.invalid
+                    if invalid:
+                        print(f"  block {result.number}: {len(invalid)} invalid, e.g. tx {invalid[0].index}: "
+                              f"{invalid[0].error}")
+                    pending[result.number] = result
+                    stream.commit(result)  # the next block is already executing on top of it
+                    in_flight -= 1
+                    if next_number <= last_number:
+                        send_next()
+                elif reply.kind == "committed":
+                    number = reply.head.number
+                    result = pending.pop(number)
+                    latency = (time.perf_counter() - sent_at.pop(number)) * 1000
+                    included = len(result.receipts)
+                    committed_txs += included
+                    committed_gas += result.gas_used
+                    server_seconds += result.stats.total_seconds
+                    print(f"{number:>7} {included:>6} {len(result.invalid):>7} {result.gas_used:>12,} "
+                          f"{result.stats.total_seconds * 1000:>8.0f} {latency:>10.0f}  "
+                          f"0x{reply.head.state_root.hex()[:16]}…")
+                    done += 1
+    except StreamStopped as stop:  # what was committed stays committed
+        print(f"stopped after {done} of {args.blocks} blocks ({committed_txs} transactions committed): {stop}",
+              file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - started
     print(f"{args.blocks} blocks, {committed_txs} transactions, {committed_gas:,} gas in {elapsed:.2f}s: "
           f"{committed_txs / elapsed:,.0f} tx/s end to end over gRPC "
           f"(server execution {server_seconds:.2f}s, {committed_txs / max(server_seconds, 1e-9):,.0f} tx/s)")
     head = client.head
     print(f"head {head.number}, state root 0x{head.state_root.hex()}")
-    client.close()
     return 0
 
 

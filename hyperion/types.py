@@ -138,6 +138,9 @@ class TxStatus(enum.Enum):
     HALTED = "halted"  #: included, exceptional halt (out of gas, bad opcode, ...)
     INVALID = "invalid"  #: not included: cannot pay, wrong nonce, bad signature, ...
 
+    def __str__(self) -> str:  # print(result.status) shows "success", as the docs do
+        return self.value
+
 
 @dataclass(frozen=True)
 class Log:

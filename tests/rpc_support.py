@@ -10,7 +10,8 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from hyperion import BlockEnv, ChainConfig, Engine, workloads
+from hyperion import BlockEnv, ChainConfig, Engine
+from hyperion.tools import workloads
 from hyperion.rpc import Client, RpcServer, ServerConfig, ServiceLimits
 
 ACCOUNTS = 20

@@ -11,7 +11,8 @@ import pytest
 from eth._utils.address import generate_contract_address
 from eth_hash.auto import keccak
 
-from hyperion import BlockEnv, ChainConfig, ChainConfigError, Engine, TxStatus, workloads
+from hyperion import BlockEnv, ChainConfig, ChainConfigError, Engine, TxStatus
+from hyperion.tools import workloads
 from hyperion.precompiles import InferenceRecord, verify
 from hyperion.precompiles.ai import abi, examples as ex
 from hyperion.precompiles.ai import kernels_py
@@ -489,7 +490,8 @@ def test_bad_precompile_configuration_is_refused(entry):
 def test_chains_without_ai_never_import_numba():
     code = textwrap.dedent("""
         import sys
-        from hyperion import BlockEnv, ChainConfig, Engine, workloads
+        from hyperion import BlockEnv, ChainConfig, Engine
+        from hyperion.tools import workloads
         e = Engine.in_memory(chain_config=ChainConfig())
         e.init_genesis(workloads.genesis_alloc(2))
         tx = workloads.sign_tx(workloads.wallet(0), 0, workloads.wallet(1).address, value=1)
@@ -518,10 +520,10 @@ def test_readme_ai_example_runs(capsys):
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## AI precompiles", 1)[1]
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "ai-precompiles.md").read_text()
+    section = readme.split("## A first inference", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    exec(compile(code, "README.md (AI precompiles)", "exec"), {})
+    exec(compile(code, "docs/ai-precompiles.md (A first inference)", "exec"), {})
     out = capsys.readouterr().out
     assert "label 7" in out and "no mismatch" in out
 

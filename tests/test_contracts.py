@@ -11,7 +11,8 @@ import pathlib
 
 import pytest
 
-from hyperion import BlockEnv, ChainConfig, Engine, TxStatus, workloads
+from hyperion import BlockEnv, ChainConfig, Engine, TxStatus
+from hyperion.tools import workloads
 from hyperion.genesis import system_contracts_alloc
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

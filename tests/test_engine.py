@@ -26,8 +26,8 @@ from hyperion import (
     TxStatus,
     UnknownBlockError,
     UnsignedTx,
-    workloads,
 )
+from hyperion.tools import workloads
 from hyperion.state import kv
 
 from tests import evm_asm as A

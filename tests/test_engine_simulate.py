@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from hyperion import ChainConfig, Engine, UnknownBlockError, UnsignedTx, workloads
+from hyperion import ChainConfig, Engine, UnknownBlockError, UnsignedTx
+from hyperion.tools import workloads
 
 from tests.rpc_support import env, small_alloc
 

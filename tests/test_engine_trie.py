@@ -10,7 +10,8 @@ import rlp
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 
-from hyperion import BlockEnv, ChainConfig, Engine, workloads
+from hyperion import BlockEnv, ChainConfig, Engine
+from hyperion.tools import workloads
 from hyperion.errors import UnknownBlockError
 from hyperion.types import BLANK_ROOT, EMPTY_CODE_HASH
 

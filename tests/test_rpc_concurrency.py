@@ -4,7 +4,8 @@ from __future__ import annotations
 import threading
 import time
 
-from hyperion import TxStatus, workloads
+from hyperion import TxStatus
+from hyperion.tools import workloads
 from hyperion.rpc import Client
 
 from tests.rpc_support import SUM_CONTRACT, env, running_server

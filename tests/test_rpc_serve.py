@@ -11,7 +11,8 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from hyperion import Engine, TxStatus, workloads
+from hyperion import Engine, TxStatus
+from hyperion.tools import workloads
 from hyperion.rpc import Client, RpcError, RpcServer, ServerConfig, ServerConfigError, Unavailable
 
 from tests.rpc_support import ACCOUNTS, ServeProcess, env, new_engine, small_alloc

@@ -7,7 +7,8 @@ import urllib.request
 import grpc
 import pytest
 
-from hyperion import TxStatus, UnsignedTx, workloads
+from hyperion import TxStatus, UnsignedTx
+from hyperion.tools import workloads
 from hyperion.rpc import (
     Client,
     DeadlineExceeded,

@@ -1,7 +1,7 @@
-"""``hyperion bench``: the benchmarks of each issue, one subcommand each.
+"""``hyperion bench``: the benchmarks, one subcommand each (docs/benchmarks.md).
 
-Other issues add a subcommand by defining a click command named ``command`` in a module listed
-in :data:`BENCH_MODULES` (or with ``@bench.command()`` here).
+A module listed in :data:`BENCH_MODULES` that defines a click command named ``command``
+becomes one more subcommand (or use ``@bench.command()`` here).
 """
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import json
 import sys
 
 import click
+from rich.console import Console
+
+from hyperion.commands import display
+from hyperion.commands.options import quiet_option
 
 #: modules that each define ``command``, a click command added to the ``bench`` group
 BENCH_MODULES: tuple = ()
@@ -31,19 +35,29 @@ def bench() -> None:
               help="Also run Hyperion with each FlatAccountDB twin (compiled and pure Python).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the figures to this JSON file.")
-@click.option("--quiet", is_flag=True, help="No per-run progress lines.")
+@quiet_option
 def foundation(count: int, repeats: int, kinds, twins: bool, json_path, quiet: bool) -> None:
-    """Issue 2: Hyperion sequential vs stock py-evm on 1,000 transfers and 1,000 ERC-20 calls.
+    """Hyperion's sequential engine vs stock py-evm on 1,000 transfers and 1,000 ERC-20 calls.
 
     Same signed batch and genesis on every side, fresh state per run, identical state roots
     asserted.  Phases: decode (+ sender recovery), execute, state root, summary (receipts and
-    roots), commit (LMDB).
+    roots), commit (LMDB).  On a terminal a progress line shows each run; otherwise each run
+    is one line on stderr (none with --quiet).
     """
     from hyperion.tools.bench.foundation import PHASES, foundation as run, format_report
 
-    progress = (lambda _m: None) if quiet else (lambda message: click.echo(message, err=True))
-    report = run(count=count, repeats=repeats, kinds=kinds or ("transfer", "erc20"), twins=twins,
-                 progress=progress)
+    console = Console()
+    show = display.show_progress(console, quiet)
+    with display.progress(console, show, "bench foundation", total_known=False) as bar:
+        task = bar.add_task("warming up", total=None)
+        if show:
+            progress = lambda message: bar.update(task, description=message)  # noqa: E731
+        elif quiet:
+            progress = lambda _m: None  # noqa: E731
+        else:
+            progress = lambda message: click.echo(message, err=True)  # noqa: E731
+        report = run(count=count, repeats=repeats, kinds=kinds or ("transfer", "erc20"), twins=twins,
+                     progress=progress)
     click.echo(format_report(report))
     if json_path:
         data = {
@@ -62,15 +76,26 @@ def foundation(count: int, repeats: int, kinds, twins: bool, json_path, quiet: b
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 100),
               help="Measured blocks per workload (after one warm-up block).")
 @click.option("--workload", default="all", show_default=True, type=click.Choice(["all", "erc20", "eth", "hot"]))
-def parallel(txs: int, workers: int, rounds: int, workload: str) -> None:
-    """Issue 4: Block-STM vs the sequential scheduler on the same signed blocks (LMDB).
+@quiet_option
+def parallel(txs: int, workers: int, rounds: int, workload: str, quiet: bool) -> None:
+    """Block-STM vs the sequential scheduler on the same signed blocks (LMDB).
 
     Workloads: independent ERC-20 transfers, independent ETH transfers, ERC-20 transfers that
-    all credit one holder (one hot storage slot).  Identical results are asserted.
+    all credit one holder (one hot storage slot).  Identical results are asserted.  Prints a
+    line per measured round (none with --quiet), then the table.
     """
-    from hyperion.tools.bench.parallel import main
+    from hyperion.tools.bench.parallel import measure, print_table
 
-    main(["--txs", str(txs), "--workers", str(workers), "--rounds", str(rounds), "--workload", workload])
+    console = Console()
+    names = ["erc20", "eth", "hot"] if workload == "all" else [workload]
+    results = []
+    with display.progress(console, display.show_progress(console, quiet), "bench parallel") as bar:
+        task = bar.add_task("", total=len(names))
+        for name in names:
+            bar.update(task, description=f"{name}: {rounds + 1} blocks of {txs:,} on each side")
+            results.append(measure(name, txs, workers, rounds, verbose=not quiet))
+            bar.update(task, advance=1)
+    print_table(results, workers)
 
 
 for _name in BENCH_MODULES:

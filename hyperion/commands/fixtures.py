@@ -102,7 +102,7 @@ def command(paths, scheduler, workers, forks, pattern, json_report, subset, diag
     console.print(table)
     reasons = report.skip_reasons()
     if reasons:
-        console.print("skipped (hyperion/conformance/skips.py):")
+        console.print("skipped (hyperion/tools/conformance/skips.py):")
         for reason, count in sorted(reasons.items()):
             console.print(f"  {count:6d}  {escape(reason)}")
     files_failed = sum(1 for f in report.files if f.failed)

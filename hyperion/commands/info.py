@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperion import native
-from hyperion.commands.options import data_dir_option
-from hyperion.engine import Engine
+from hyperion.commands import display
+from hyperion.commands.options import data_dir_option, open_engine
 
 
 @click.command("info")
@@ -18,19 +18,25 @@ def command(data_dir: str) -> None:
     """Show the chain configuration, head and table sizes of a data directory."""
     if not os.path.isdir(data_dir):
         raise click.ClickException(f"{data_dir} does not exist (run `hyperion demo` to create one)")
-    with Engine.open(data_dir) as engine:
+    console = Console()
+    with open_engine(data_dir) as engine:
         from hyperion.evm import accountdb  # noqa: F401  (loads the implementation for the report)
 
         head = engine.head
-        table = Table(show_header=False, box=None)
-        table.add_row("data dir", os.path.abspath(data_dir))
-        table.add_row("chain", engine.chain_config.describe() if head.number >= 0 else "(no genesis)")
-        table.add_row("head", str(head.number))
-        table.add_row("state root", "0x" + head.state_root.hex())
+        rows = [("data dir", os.path.abspath(data_dir)),
+                ("chain", engine.chain_config.describe() if head.number >= 0 else "(no genesis)"),
+                ("head", str(head.number))]
+        hashes = [("state root", "0x" + head.state_root.hex())]
         if head.block_hash:
-            table.add_row("head hash", "0x" + head.block_hash.hex())
-        table.add_row("revertible to", str(engine.store.oldest_revertible()))
-        for name, count in engine.store.stats().items():
-            table.add_row(f"{name} entries", f"{count:,}")
+            hashes.append(("head hash", "0x" + head.block_hash.hex()))
+        figures = [("revertible to", str(engine.store.oldest_revertible()))]
+        figures += [(f"{name} entries", f"{count:,}") for name, count in engine.store.stats().items()]
+        label_width = max(len(label) for label, _ in rows + hashes + figures)
+        hash_width = max(console.width - label_width - 2, display.MIN_HASH_WIDTH)  # cut hashes, never figures
+        table = Table(show_header=False, box=None)
+        table.add_column(no_wrap=True)
+        table.add_column()
+        for label, value in rows + [(label, display.shorten(value, hash_width)) for label, value in hashes] + figures:
+            table.add_row(label, value)
         table.add_row("native modules", native.describe())
-        Console().print(table)
+        console.print(table)

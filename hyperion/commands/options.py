@@ -1,8 +1,9 @@
 """Options shared by the ``hyperion`` commands (kept apart from ``hyperion.cli``, which
 imports every command module, so each command can be imported on its own)."""
 import click
+import lmdb
 
-from hyperion.engine import DEFAULT_DATA_DIR
+from hyperion.engine import DEFAULT_DATA_DIR, Engine
 
 data_dir_option = click.option(
     "--data-dir",
@@ -21,3 +22,21 @@ scheduler_option = click.option(
 workers_option = click.option(
     "--workers", type=click.IntRange(1, 256), default=None, help="Worker processes for blockstm (default: cores)."
 )
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="No progress display (there is none either when stdout is not a terminal)."
+)
+
+
+def open_engine(data_dir: str, **options) -> Engine:
+    """``Engine.open``, with a data directory that cannot be created or opened said in one line
+    (``hyperion -v`` shows the traceback)."""
+    try:
+        return Engine.open(data_dir, **options)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(data_dir) else ""
+        raise click.ClickException(f"cannot create or open the data directory {data_dir}: {reason}{where}") from exc
+    except lmdb.Error as exc:
+        reason = str(exc).removeprefix(f"{data_dir}: ")
+        raise click.ClickException(f"cannot open the data directory {data_dir}: {reason} "
+                                   "(is it a Hyperion data directory?)") from exc

@@ -22,8 +22,7 @@ import time
 import click
 
 from hyperion.chain import ChainConfig
-from hyperion.commands.options import data_dir_option, scheduler_option, workers_option
-from hyperion.engine import Engine
+from hyperion.commands.options import data_dir_option, open_engine, scheduler_option, workers_option
 
 GENESIS_TIME = 1_700_000_000
 DEMO_ACCOUNTS = 1000
@@ -127,7 +126,12 @@ def command(data_dir, listen, scheduler, workers, genesis_path, tls_cert, tls_ke
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
     # The engine (and the parallel scheduler's worker processes) before any gRPC object.
-    engine = Engine.open(data_dir, scheduler=scheduler, workers=workers)
+    try:
+        engine = open_engine(data_dir, scheduler=scheduler, workers=workers)
+    except BaseException:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        raise
     try:
         if engine.head.number < 0:
             started = time.perf_counter()

@@ -63,6 +63,11 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
 
     Output 'stdout' prints one JSON object with the keys result / alloc / body.  Exit codes
     as geth's t8n: 2 scheduler unavailable, 3 bad fork or configuration, 4 bad input.
+
+    A Prague block calls the EIP-7002 and EIP-7251 system contracts after its transactions;
+    if the alloc lacks their code the result reports "blockException: system contract ...
+    has no code".  Put the system contracts in the alloc (hyperion.genesis.system_contracts_alloc()
+    gives all four), pass --state-test (no system calls), or pick an earlier --state.fork.
     """
     try:
         make_scheduler(scheduler, workers).close()

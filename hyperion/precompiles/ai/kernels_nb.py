@@ -14,10 +14,13 @@ from __future__ import annotations
 import struct
 from typing import List, Optional, Tuple
 
-import numpy as np
-from numba import njit, types
-
 from hyperion.precompiles.ai import tables as T
+from hyperion.precompiles.ai.backend import configure_numba_cache
+
+configure_numba_cache()  # before numba decides where its cache lives (never in the package)
+
+import numpy as np  # noqa: E402
+from numba import njit, types  # noqa: E402
 
 NAME = "numba"
 
