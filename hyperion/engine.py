@@ -27,6 +27,7 @@ from hyperion.errors import (
     ChainConfigError,
     GenesisError,
     InvalidBlockError,
+    RevertError,
     StaleParentError,
     StoreError,
     UnknownBlockError,
@@ -501,8 +502,15 @@ class Engine:
         return dropped
 
     def revert_to(self, number: int) -> Head:
-        """Undo committed blocks above ``number`` (pending blocks are discarded first)."""
+        """Undo committed blocks above ``number`` (pending blocks are discarded first; a
+        refused revert, :class:`~hyperion.errors.RevertError`, changes nothing)."""
         with self._lock:
+            head, oldest = self.store.head(), self.store.oldest_revertible()
+            if not oldest <= number <= head.number:  # checked before any pending block is dropped
+                raise RevertError(f"cannot revert to block {number}: " + (
+                    f"the head is block {head.number}" if number > head.number else "that is before genesis"
+                    if number < 0 else f"the change set of block {oldest} was pruned "
+                                       f"(revert depth {self.store.revert_depth})"))
             for entry in list(self._pending.values()):
                 if entry.parent is None:
                     self._drop(entry, f"was discarded: the store was reverted to block {number}")
