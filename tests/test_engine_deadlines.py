@@ -1,9 +1,15 @@
-"""A refused revert changes nothing."""
+"""Deadlines and cancellation stop an execution promptly and keep nothing (hyperion.deadline);
+a refused revert changes nothing."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
-from hyperion import ChainConfig, Engine, RevertError, workloads
+from hyperion import ChainConfig, Engine, RevertError, TxStatus, UnsignedTx, workloads
+from hyperion import deadline as deadline_module
+from hyperion.calls import EstimateTimeout
+from hyperion.errors import DeadlineExceededError, ExecutionCancelled
 
 from tests.rpc_support import GENESIS_TIME, env, small_alloc
 
@@ -28,8 +34,104 @@ def deadline_alloc() -> dict:
     return alloc
 
 
+@pytest.fixture
+def engine():
+    engine = Engine.in_memory()
+    engine.init_genesis(deadline_alloc(), chain_config=ChainConfig.hyperion_default(), timestamp=GENESIS_TIME)
+    yield engine
+    engine.close()
+
+
+def loop_tx(nonce: int = 0, to: bytes = LOOP, gas: int = BIG_GAS) -> bytes:
+    return workloads.sign_tx(ALICE, nonce, to, gas=gas)
+
+
 def transfers(count: int, start: int = 0) -> list:
     return [workloads.sign_tx(ALICE, start + i, BOB.address, value=1) for i in range(count)]
+
+
+def assert_untouched(engine: Engine) -> None:
+    """Nothing of a stopped execution is left: no pending block, head and state as before."""
+    assert engine.pending_blocks() == [] and engine.head.number == 0
+    assert engine.get_nonce(ALICE.address) == 0
+    # and the engine goes on: the next block executes and commits
+    result = engine.execute(env(1), transfers(1))
+    assert result.tx_results[0].status is TxStatus.SUCCESS
+    assert engine.commit(result).number == 1
+
+
+@pytest.mark.parametrize("target", [LOOP, CALLS_LOOP], ids=["loop", "loop-in-a-call"])
+def test_a_deadline_stops_a_long_transaction(engine, target):
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError, match="block 1 was stopped: its deadline passed"):
+        engine.execute(env(1, gas_limit=BIG_BLOCK), [loop_tx(to=target)], deadline=started + 0.3)
+    assert time.monotonic() - started < 0.3 + SLACK
+    assert_untouched(engine)
+
+
+def test_an_expired_deadline_runs_nothing(engine):
+    with pytest.raises(DeadlineExceededError):
+        engine.execute(env(1), transfers(3), deadline=time.monotonic() - 1)
+    assert_untouched(engine)
+
+
+def test_cancellation_is_checked_between_transactions(engine, monkeypatch):
+    """Plain transfers run no code: only the check before each transaction can stop them."""
+    monkeypatch.setattr(deadline_module, "POLL_SECONDS", 0.0)  # ask cancelled() at every check
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 5
+
+    with pytest.raises(ExecutionCancelled, match="its caller cancelled it") as info:
+        engine.execute(env(1), transfers(40), cancelled=cancelled)
+    assert not isinstance(info.value, DeadlineExceededError)
+    assert len(asked) == 6  # asked before transactions 0..5, stopped before transaction 5
+    assert_untouched(engine)
+
+
+def test_cancellation_stops_a_long_transaction(engine):
+    started = time.monotonic()
+    with pytest.raises(ExecutionCancelled):
+        engine.execute(env(1, gas_limit=BIG_BLOCK), [loop_tx()], cancelled=lambda: time.monotonic() > started + 0.3)
+    assert time.monotonic() - started < 0.3 + SLACK
+    assert_untouched(engine)
+
+
+def test_a_deadline_in_the_future_changes_nothing(engine):
+    txs = transfers(3) + [loop_tx(3, gas=200_000)]
+    plain = engine.simulate(env(1), txs)
+    timed = engine.execute(env(1), txs, deadline=time.monotonic() + 600, cancelled=lambda: False)
+    assert timed.state_root == plain.state_root and timed.block_hash == plain.block_hash
+    assert [r.gas_used for r in timed.tx_results] == [r.gas_used for r in plain.tx_results]
+    assert timed.tx_results[3].status is TxStatus.HALTED  # out of gas, as without a deadline
+
+
+def test_simulate_call_and_estimate_gas_stop_at_their_deadline(engine):
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError, match="simulation of block 1"):
+        engine.simulate(env(1, gas_limit=BIG_BLOCK), [loop_tx()], deadline=started + 0.2)
+    call = UnsignedTx(sender=ALICE.address, nonce=None, gas=BIG_GAS, to=LOOP)
+    with pytest.raises(DeadlineExceededError, match="the call was stopped"):
+        engine.call(call, gas_cap=BIG_BLOCK, deadline=time.monotonic() + 0.2)
+    with pytest.raises(EstimateTimeout, match="deadline"):
+        engine.estimate_gas(call, gas_cap=BIG_BLOCK, deadline=time.monotonic() + 0.2)
+    assert time.monotonic() - started < 0.6 + 3 * SLACK
+    assert_untouched(engine)
+
+
+def test_blockstm_engine_stops_a_block_it_runs_sequentially():
+    """Block-STM runs a block below its parallel threshold sequentially, in this process:
+    the same checks apply (its parallel phase checks only once it is over)."""
+    with Engine.in_memory(scheduler="blockstm", workers=2) as engine:
+        engine.init_genesis(deadline_alloc(), chain_config=ChainConfig.hyperion_default(), timestamp=GENESIS_TIME)
+        engine.warm_up()  # start the workers now, not in the block (as servers do)
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError):
+            engine.execute(env(1, gas_limit=BIG_BLOCK), [loop_tx()], deadline=started + 0.3)
+        assert time.monotonic() - started < 0.3 + SLACK
+        assert_untouched(engine)
 
 
 # -- a refused revert changes nothing -----------------------------------------------------------
