@@ -4,13 +4,14 @@ A server's single writer must not stay busy for minutes on a call whose client a
 got DEADLINE_EXCEEDED (a 999M-gas loop runs for about five minutes in py-evm).  An
 execution given a :class:`Deadline` checks it
 
-- between transactions (:func:`~hyperion.scheduler.sequential.run_sequentially`, and the
-  engine around the scheduler), and
+- between transactions (:func:`~hyperion.scheduler.sequential.run_sequentially`, and
+  :class:`~hyperion.block.BlockExecutor` before and after the scheduler), and
 - inside a transaction: py-evm's interpreter loop has no hook, so the block runs with a
   state class whose computation class has JUMP, JUMPI and the CALL / CREATE family
-  wrapped by a check.  Code without those opcodes runs straight through its (at most
-  48 KiB of) code, so every long execution passes a check often; one opcode or one
-  precompile call is never interrupted.
+  wrapped by a check.  Code without those opcodes runs straight through its code once
+  (at most 24 KiB deployed, 48 KiB of init code since Shanghai; before Shanghai init
+  code is bounded only by the batch size), so every long execution passes a check
+  often; one opcode or one precompile call is never interrupted.
 
 A check costs one ``time.monotonic()`` and a comparison.  The caller's ``cancelled()``
 probe (gRPC's ``not context.is_active()``) is asked at most every ``POLL_SECONDS``.
@@ -21,6 +22,11 @@ so that nothing between the opcode and the engine turns it into a failed transac
 the engine, which raises its error (:class:`~hyperion.errors.DeadlineExceededError` or
 :class:`~hyperion.errors.ExecutionCancelled`).  Nothing was written by then: execution
 only ever writes to the block's overlay, which is dropped with it.
+
+Block-STM's parallel phase runs in worker processes that never see the deadline: it is
+checked when that phase ends, and before each transaction the coordinator then (or for
+a block below its parallel threshold) runs itself with ``run_sequentially``, in-process,
+with the checking state class.
 
 Without a deadline none of this runs: the plain state class, no check per transaction.
 """
