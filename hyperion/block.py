@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from hyperion.chain import ChainConfig
+from hyperion.deadline import Deadline, Interrupted
 from hyperion.evm.forks import Fork
 from hyperion.evm.header import block_hash as compute_block_hash
 from hyperion.evm.header import header_fields
@@ -101,13 +102,28 @@ class BlockExecutor:
         self.state_class = state_class
 
     def execute(self, env: BlockEnv, transactions: Sequence[object], state: PendingChain, scheduler: Scheduler,
-                *, strict: bool = False) -> BlockOutput:
+                *, strict: bool = False, deadline: Optional[Deadline] = None) -> BlockOutput:
         """Execute ``transactions`` as block ``env`` on ``state`` (the parent's state).
 
         ``env.parent_hash`` must be set (the engine checks the parent).  A block-level
         failure in the post-block step is returned in ``block_exception``; an invalid
         transaction with ``strict`` raises from the scheduler.
+
+        ``deadline`` (a :class:`~hyperion.deadline.Deadline`): the block runs with a state
+        class that checks it inside transactions, and it is checked between transactions
+        and once the transactions ran; when it fails, its error
+        (:class:`~hyperion.errors.ExecutionCancelled`) is raised and nothing is returned.
         """
+        if deadline is None:
+            return self._execute(env, transactions, state, scheduler, strict, None)
+        deadline.check()
+        try:
+            return self._execute(env, transactions, state, scheduler, strict, deadline)
+        except Interrupted as exc:
+            raise exc.error from None
+
+    def _execute(self, env: BlockEnv, transactions: Sequence[object], state: PendingChain, scheduler: Scheduler,
+                 strict: bool, deadline: Optional[Deadline]) -> BlockOutput:
         config = self.config
         fork = config.fork_at(env.number, env.timestamp)
         parent_root = state.top()[1]
@@ -115,7 +131,10 @@ class BlockExecutor:
         node = state.trie_nodes()
 
         clock = time.perf_counter
-        processor = BlockProcessor(fork, config.chain_id, env, state.ancestor_hash, self.state_class(fork))
+        state_class = self.state_class(fork)
+        if deadline is not None:
+            state_class = deadline.state_class(state_class)
+        processor = BlockProcessor(fork, config.chain_id, env, state.ancestor_hash, state_class)
         t_prepared = clock()
         overlay = Overlay(state.reader())
 
@@ -137,8 +156,10 @@ class BlockExecutor:
         job = BlockJob(processor=processor, inputs=list(transactions), overlay=overlay, strict=strict,
                        intermediate_root=intermediate_root, layers=state.diffs(),
                        ancestor_hashes=ancestors, head_root=state.head().state_root,
-                       precompiles=tuple(config.extra_precompiles))
+                       precompiles=tuple(config.extra_precompiles), deadline=deadline)
         batch = scheduler.run(job)
+        if deadline is not None:  # Block-STM's parallel phase does not check it
+            deadline.check()
         stats = batch.stats
         t_txs = clock()
 

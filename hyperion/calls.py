@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
-from hyperion.errors import StaleParentError
+from hyperion.deadline import Deadline
+from hyperion.errors import DeadlineExceededError, StaleParentError
 from hyperion.types import BlockEnv, BlockResult, TxResult, TxStatus, UnsignedTx
 
 if TYPE_CHECKING:  # the engine imports this module
@@ -34,7 +35,7 @@ TxInput = Union[bytes, UnsignedTx]
 At = Union[None, int, BlockResult]
 
 
-class EstimateTimeout(TimeoutError):
+class EstimateTimeout(DeadlineExceededError):
     """:func:`estimate_gas` passed its deadline."""
 
 
@@ -84,12 +85,13 @@ def call_tx(engine: "Engine", tx: TxInput, at: At, gas: int) -> TxInput:
     return replace(tx, **changes) if changes else tx
 
 
-def _run_one(engine: "Engine", env: BlockEnv, tx: TxInput, at: At, follow_head: bool) -> TxResult:
+def _run_one(engine: "Engine", env: BlockEnv, tx: TxInput, at: At, follow_head: bool,
+             deadline: Optional[Deadline] = None) -> TxResult:
     """Simulate ``tx`` alone in ``env``; ``follow_head``: the block number was not given,
     so if a commit moves the head meanwhile, run on the new head instead of failing."""
     for attempt in range(FOLLOW_HEAD_ATTEMPTS):
         try:
-            result = engine.simulate(env, [tx], parent=at)
+            result = engine.simulate(env, [tx], parent=at, deadline=deadline)
         except StaleParentError:
             head = engine.head.number
             if not follow_head or attempt == FOLLOW_HEAD_ATTEMPTS - 1 or env.number == head + 1:
@@ -101,26 +103,31 @@ def _run_one(engine: "Engine", env: BlockEnv, tx: TxInput, at: At, follow_head: 
 
 
 def call(engine: "Engine", tx: TxInput, *, at: At = None, env: Optional[BlockEnv] = None,
-         gas_cap: int = DEFAULT_GAS_CAP) -> TxResult:
+         gas_cap: int = DEFAULT_GAS_CAP, deadline: Union[None, float, Deadline] = None,
+         cancelled: Optional[Callable[[], bool]] = None) -> TxResult:
     """``eth_call``: run ``tx`` at ``at`` (None: the head) and return its result; nothing is kept.
 
     Invalid transactions come back as results with status INVALID; an unknown ``at`` or a
-    stale ``env`` raise as in :meth:`~hyperion.engine.Engine.simulate`.
+    stale ``env`` raise as in :meth:`~hyperion.engine.Engine.simulate`, and so does a
+    ``deadline`` that passes or a ``cancelled()`` that turns true while the call runs.
     """
     follow_head = at is None and (env is None or env.number == 0)
     env = call_env(engine, at, env, gas_cap=gas_cap)
     tx = call_tx(engine, tx, at, min(env.gas_limit, gas_cap))
-    return _run_one(engine, env, tx, at, follow_head)
+    return _run_one(engine, env, tx, at, follow_head, Deadline.of(deadline, cancelled, "the call"))
 
 
 def estimate_gas(engine: "Engine", tx: TxInput, *, at: At = None, env: Optional[BlockEnv] = None,
-                 gas_cap: int = DEFAULT_GAS_CAP, deadline: Optional[float] = None) -> GasEstimate:
+                 gas_cap: int = DEFAULT_GAS_CAP, deadline: Optional[float] = None,
+                 cancelled: Optional[Callable[[], bool]] = None) -> GasEstimate:
     """The least gas limit with which ``tx`` succeeds at ``at``: a binary search between the
     gas a run with the cap used and the cap (success is monotonic in the gas limit).
 
     ``deadline`` (a ``time.monotonic()`` value): raise :class:`EstimateTimeout` if the
-    search is still running then.
+    search is still running then (a run in progress stops); ``cancelled()`` true stops
+    it with :class:`~hyperion.errors.ExecutionCancelled`.
     """
+    stop = Deadline.of(deadline, cancelled, "EstimateGas")
     follow_head = at is None and (env is None or env.number == 0)
     env = call_env(engine, at, env, gas_cap=gas_cap)
     cap = min(env.gas_limit, gas_cap)
@@ -131,7 +138,11 @@ def estimate_gas(engine: "Engine", tx: TxInput, *, at: At = None, env: Optional[
     def run(gas: int) -> TxResult:
         if deadline is not None and time.monotonic() >= deadline:
             raise EstimateTimeout("EstimateGas: the deadline passed during the search")
-        return _run_one(engine, env, replace(tx, gas=gas) if isinstance(tx, UnsignedTx) else tx, at, follow_head)
+        try:
+            return _run_one(engine, env, replace(tx, gas=gas) if isinstance(tx, UnsignedTx) else tx, at, follow_head,
+                            stop)
+        except DeadlineExceededError as exc:  # in the middle of a run
+            raise EstimateTimeout("EstimateGas: the deadline passed during the search") from exc
 
     first = run(cap)
     if first.status is not TxStatus.SUCCESS or not isinstance(tx, UnsignedTx):

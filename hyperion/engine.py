@@ -18,15 +18,17 @@ from collections import OrderedDict
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hyperion import calls
 from hyperion.block import BlockExecutor
 from hyperion.chain import ChainConfig
+from hyperion.deadline import Deadline
 from hyperion.errors import (
     ChainConfigError,
     GenesisError,
     InvalidBlockError,
+    RevertError,
     StaleParentError,
     StoreError,
     UnknownBlockError,
@@ -332,6 +334,8 @@ class Engine:
         *,
         strict: bool = False,
         scheduler: Optional[str] = None,
+        deadline: Union[None, float, Deadline] = None,
+        cancelled: Optional[Callable[[], bool]] = None,
     ) -> BlockResult:
         """Execute one block on the head (``parent=None``) or on a pending block.
 
@@ -339,7 +343,12 @@ class Engine:
         still run (rollup sequencer semantics).  ``strict=True`` raises
         :class:`~hyperion.errors.InvalidTransactionError` at the first one instead.
         A block-level failure raises :class:`~hyperion.errors.InvalidBlockError`.
+
+        ``deadline`` (a ``time.monotonic()`` instant) / ``cancelled()`` (true once the caller
+        gave up): the execution stops soon after, raising :class:`~hyperion.errors.ExecutionCancelled`
+        (:class:`~hyperion.errors.DeadlineExceededError`), and keeps nothing (:mod:`hyperion.deadline`).
         """
+        deadline = Deadline.of(deadline, cancelled, f"block {env.number}")
         with self._lock:
             started = time.perf_counter()
             config = self.chain_config
@@ -347,7 +356,7 @@ class Engine:
             chain = self._chain(parent_pending)
             with PendingChain(self.store.reader(), chain) as state:
                 env, head = self._check_parent(env, state)
-                output = self._run(config, env, transactions, state, strict, scheduler)
+                output = self._run(config, env, transactions, state, strict, scheduler, deadline)
             result = output.to_result(next(self._ids), parent_pending.result.id if parent_pending else None)
             result.stats.total_seconds = time.perf_counter() - started
             if result.block_exception is not None:
@@ -382,9 +391,11 @@ class Engine:
         parent: BlockRef = None,
         *,
         strict: bool = False,
+        deadline: Union[None, float, Deadline] = None,
+        cancelled: Optional[Callable[[], bool]] = None,
     ) -> BlockResult:
         """Execute a block like :meth:`execute` but keep nothing: for calls, gas estimates
-        and dry runs.
+        and dry runs (``deadline`` and ``cancelled`` as in :meth:`execute`).
 
         The result is complete (receipts, roots, diff) but is not a pending block: it can
         be neither committed nor used as a parent (its ``id`` resolves to nothing).  A
@@ -394,19 +405,20 @@ class Engine:
         simulation never waits for, nor disturbs, a running ``execute``.
         """
         started = time.perf_counter()
+        deadline = Deadline.of(deadline, cancelled, f"the simulation of block {env.number}")
         with self._lock:
             config = self.chain_config
             parent_pending = self._resolve(parent)
             state = PendingChain(self.store.reader(), self._chain(parent_pending))
         with state:
             env, _ = self._check_parent(env, state)
-            output = self._run(config, env, transactions, state, strict, "sequential")
+            output = self._run(config, env, transactions, state, strict, "sequential", deadline)
         result = output.to_result(next(self._ids), parent_pending.result.id if parent_pending else None)
         result.stats.total_seconds = time.perf_counter() - started
         return result
 
     def _run(self, config: ChainConfig, env: BlockEnv, transactions, state: PendingChain, strict: bool,
-             scheduler_name: Optional[str]):
+             scheduler_name: Optional[str], deadline: Optional[Deadline] = None):
         if scheduler_name in (None, self._scheduler_name):
             scheduler = self.scheduler
         elif scheduler_name == "sequential":
@@ -415,21 +427,25 @@ class Engine:
             raise ValueError(f"this engine runs the {self._scheduler_name} scheduler, not {scheduler_name}")
         if scheduler is self.scheduler:  # once per fork: before any transaction of the block runs
             self._warm_up_workers(config.fork_at(env.number, env.timestamp))
-        return BlockExecutor(config, self._state_class).execute(env, transactions, state, scheduler, strict=strict)
+        return BlockExecutor(config, self._state_class).execute(env, transactions, state, scheduler, strict=strict,
+                                                                deadline=deadline)
 
     def call(self, tx: TxInput, at: BlockRef = None, env: Optional[BlockEnv] = None, *,
-             gas_cap: int = calls.DEFAULT_GAS_CAP) -> TxResult:
+             gas_cap: int = calls.DEFAULT_GAS_CAP, deadline: Optional[float] = None,
+             cancelled: Optional[Callable[[], bool]] = None) -> TxResult:
         """``eth_call``: run one transaction on the head (or a pending block), keep nothing.
 
-        See :func:`hyperion.calls.call` for the defaults (block env, nonce, gas, fees).
+        See :func:`hyperion.calls.call` for the defaults (block env, nonce, gas, fees);
+        ``deadline`` and ``cancelled`` as in :meth:`execute`.
         """
-        return calls.call(self, tx, at=at, env=env, gas_cap=gas_cap)
+        return calls.call(self, tx, at=at, env=env, gas_cap=gas_cap, deadline=deadline, cancelled=cancelled)
 
     def estimate_gas(self, tx: TxInput, at: BlockRef = None, env: Optional[BlockEnv] = None, *,
-                     gas_cap: int = calls.DEFAULT_GAS_CAP, deadline: Optional[float] = None) -> calls.GasEstimate:
+                     gas_cap: int = calls.DEFAULT_GAS_CAP, deadline: Optional[float] = None,
+                     cancelled: Optional[Callable[[], bool]] = None) -> calls.GasEstimate:
         """``eth_estimateGas``: the least gas limit with which ``tx`` succeeds; see
         :func:`hyperion.calls.estimate_gas`."""
-        return calls.estimate_gas(self, tx, at=at, env=env, gas_cap=gas_cap, deadline=deadline)
+        return calls.estimate_gas(self, tx, at=at, env=env, gas_cap=gas_cap, deadline=deadline, cancelled=cancelled)
 
     # -- decisions ----------------------------------------------------------------------
     def commit(self, pending: Union[int, BlockResult]) -> Head:
@@ -501,8 +517,15 @@ class Engine:
         return dropped
 
     def revert_to(self, number: int) -> Head:
-        """Undo committed blocks above ``number`` (pending blocks are discarded first)."""
+        """Undo committed blocks above ``number`` (pending blocks are discarded first; a
+        refused revert, :class:`~hyperion.errors.RevertError`, changes nothing)."""
         with self._lock:
+            head, oldest = self.store.head(), self.store.oldest_revertible()
+            if not oldest <= number <= head.number:  # checked before any pending block is dropped
+                raise RevertError(f"cannot revert to block {number}: " + (
+                    f"the head is block {head.number}" if number > head.number else "that is before genesis"
+                    if number < 0 else f"the change set of block {oldest} was pruned "
+                                       f"(revert depth {self.store.revert_depth})"))
             for entry in list(self._pending.values()):
                 if entry.parent is None:
                     self._drop(entry, f"was discarded: the store was reverted to block {number}")

@@ -52,3 +52,12 @@ class InvalidTransactionError(HyperionError):
 
 class BatchTooLargeError(HyperionError):
     """The batch exceeds a configured limit (transactions, gas or bytes)."""
+
+
+class ExecutionCancelled(HyperionError):
+    """An execution (block, simulation, call or estimate) was stopped before it finished
+    because its caller gave up; nothing it did was kept."""
+
+
+class DeadlineExceededError(ExecutionCancelled, TimeoutError):
+    """An execution was stopped because its deadline passed; nothing it did was kept."""

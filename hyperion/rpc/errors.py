@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import grpc
 
-from hyperion.calls import EstimateTimeout
 from hyperion.errors import (
     BatchTooLargeError,
     ChainConfigError,
+    DeadlineExceededError,
+    ExecutionCancelled,
     GenesisError,
     HyperionError,
     InvalidTransactionError,
@@ -45,8 +46,10 @@ def map_error(exc: BaseException, *, parent: bool = False) -> RpcFailure:
     if isinstance(exc, UnknownBlockError):
         code = grpc.StatusCode.FAILED_PRECONDITION if parent else grpc.StatusCode.NOT_FOUND
         return fail(code, in_rpc_words(str(exc)))
-    if isinstance(exc, EstimateTimeout):
+    if isinstance(exc, DeadlineExceededError):  # hyperion.calls.EstimateTimeout too
         return fail(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc))
+    if isinstance(exc, ExecutionCancelled):
+        return fail(grpc.StatusCode.CANCELLED, str(exc))
     if isinstance(exc, StaleParentError):
         return fail(grpc.StatusCode.FAILED_PRECONDITION, "stale parent: " + in_rpc_words(str(exc)))
     if isinstance(exc, InvalidTransactionError):

@@ -21,14 +21,16 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import grpc
 
 from hyperion import calls
 from hyperion.engine import Engine
-from hyperion.errors import ChainConfigError, InvalidBlockError, UnknownBlockError
+from hyperion.errors import ChainConfigError, ExecutionCancelled, InvalidBlockError, UnknownBlockError
 from hyperion.rpc import convert
+from hyperion.rpc.context import CallContext as _Call
+from hyperion.rpc.context import StreamState as _StreamState
 from hyperion.rpc.convert import BadInput
 from hyperion.rpc.errors import RpcFailure, fail, in_rpc_words, map_error
 from hyperion.rpc.logs import log_event
@@ -62,23 +64,6 @@ class ServiceLimits:
     call_timeout: float = 300.0
     #: largest response (the server's --max-message-bytes); a bigger result is refused
     max_message_bytes: int = 64 * 1024 * 1024
-
-
-@dataclass
-class _StreamState:
-    previous_id: Optional[int] = None
-
-
-@dataclass
-class _Call:
-    """Deadline and liveness of the call being served."""
-
-    deadline: float  #: time.monotonic()
-    is_active: Callable[[], bool] = lambda: True
-    method: str = ""
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
 
 
 class ExecutionService(pb_grpc.ExecutionServicer):
@@ -257,7 +242,8 @@ class ExecutionService(pb_grpc.ExecutionServicer):
         if mode == pb.EXECUTION_MODE_SIMULATE:
             parent = self._parent_for(request, stream)
             try:
-                result = self.engine.simulate(env, txs, parent=parent, strict=request.strict)
+                result = self.engine.simulate(env, txs, parent=parent, strict=request.strict,
+                                              deadline=call.stop(f"the simulation of block {env.number}"))
             except Exception as exc:
                 raise map_error(exc, parent=True)
             self.metrics.executed(result, "simulate")
@@ -276,7 +262,12 @@ class ExecutionService(pb_grpc.ExecutionServicer):
             log_event(log, logging.INFO, "execute.start", number=env.number, txs=len(txs), parent_id=parent or 0,
                       mode=MODE_NAMES[mode])
             try:
-                result = self.engine.execute(env, txs, parent=parent, strict=request.strict)
+                result = self.engine.execute(env, txs, parent=parent, strict=request.strict,
+                                             deadline=call.stop(f"block {env.number}"))
+            except ExecutionCancelled as exc:  # the deadline passed or the client left mid-block
+                self.metrics.discarded(1, "deadline")
+                log_event(log, logging.WARNING, "execute.abandoned", number=env.number, reason=str(exc))
+                raise map_error(exc)
             except InvalidBlockError as exc:
                 if exc.result is None:
                     raise map_error(exc)
@@ -495,9 +486,9 @@ class ExecutionService(pb_grpc.ExecutionServicer):
             raise BadInput("transaction: set either signed (EIP-2718 bytes) or unsigned")
         return at, env, convert.unsigned_from_pb(tx.unsigned, "transaction.unsigned", call=True)
 
-    def call(self, request: pb.CallRequest) -> pb.CallResponse:
+    def call(self, request: pb.CallRequest, call: _Call) -> pb.CallResponse:
         at, env, tx = self._call_request(request)
-        r = calls.call(self.engine, tx, at=at, env=env, gas_cap=self.limits.call_gas_cap)
+        r = calls.call(self.engine, tx, at=at, env=env, gas_cap=self.limits.call_gas_cap, deadline=call.stop("the call"))
         return pb.CallResponse(status=convert.STATUS_TO_PB[r.status], return_data=r.return_data, gas_used=r.gas_used,
                                logs=[convert.log_to_pb(e) for e in r.logs], error=r.error or "",
                                contract_address=r.contract_address or b"")
@@ -505,7 +496,7 @@ class ExecutionService(pb_grpc.ExecutionServicer):
     def estimate_gas(self, request: pb.CallRequest, call: _Call) -> pb.EstimateGasResponse:
         at, env, tx = self._call_request(request)
         estimate = calls.estimate_gas(self.engine, tx, at=at, env=env, gas_cap=self.limits.call_gas_cap,
-                                      deadline=call.deadline)
+                                      deadline=call.deadline, cancelled=lambda: not call.is_active())
         return pb.EstimateGasResponse(gas=estimate.gas, status=convert.STATUS_TO_PB[estimate.status],
                                       return_data=estimate.return_data, error=estimate.error or "")
 
@@ -551,7 +542,7 @@ class ExecutionService(pb_grpc.ExecutionServicer):
         return self._unary("RevertTo", self.revert_to, request, context)
 
     def Call(self, request, context):
-        return self._unary("Call", lambda r, c: self.call(r), request, context)
+        return self._unary("Call", self.call, request, context)
 
     def EstimateGas(self, request, context):
         return self._unary("EstimateGas", self.estimate_gas, request, context)

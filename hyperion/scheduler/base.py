@@ -33,6 +33,9 @@ class BlockJob:
     head_root: bytes = b""
     #: names of the chain's extra precompile sets
     precompiles: tuple = ()
+    #: a :class:`~hyperion.deadline.Deadline` checked between transactions (None: none);
+    #: in-process only, workers never see it
+    deadline: Optional[object] = None
 
     def prepare(self, index: int) -> PreparedTx:
         """Decode input ``index`` (and recover its sender)."""

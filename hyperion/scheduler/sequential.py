@@ -18,7 +18,8 @@ def run_sequentially(job: BlockJob, start: int, transactions: list, outcomes: li
     """Execute inputs ``start..`` of ``job`` in order on ``job.overlay``, appending to the lists.
 
     ``gas_used`` / ``blob_gas_used`` are what the transactions before ``start`` used.
-    Returns the seconds spent decoding (and recovering senders).
+    Returns the seconds spent decoding (and recovering senders).  With ``job.deadline``
+    the deadline is checked before each transaction (it raises, leaving the lists partial).
     """
     clock = time.perf_counter
     prepare_seconds = 0.0
@@ -26,7 +27,10 @@ def run_sequentially(job: BlockJob, start: int, transactions: list, outcomes: li
     state = processor.new_state(job.overlay)
     accounts = account_db(state)
     gas_limit = processor.env.gas_limit
+    deadline = job.deadline
     for index in range(start, len(job.inputs)):
+        if deadline is not None:
+            deadline.check()
         begun = clock()
         prepared = job.prepare(index)
         prepare_seconds += clock() - begun
