@@ -34,8 +34,8 @@ from hyperion.evm.header import block_hash as compute_block_hash
 from hyperion.evm.header import header_fields
 from hyperion.evm.processor import BlockException, BlockProcessor, account_db
 from hyperion.evm.receipts import assemble_results, ordered_trie_root, requests_hash, withdrawals_root
+from hyperion.evm.state import state_class_for
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
-from hyperion.precompiles.registry import state_class_for
 from hyperion.precompiles.registry import warm_up as warm_up_precompiles
 from hyperion.scheduler import BlockJob, Scheduler, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE

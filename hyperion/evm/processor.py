@@ -20,6 +20,7 @@ from eth.vm.execution_context import ExecutionContext
 from eth.vm.message import Message
 
 from hyperion.evm.forks import Fork
+from hyperion.evm.state import state_class_for
 from hyperion.evm.transactions import PreparedTx
 from hyperion.evm.validation import InvalidTransaction, blob_gas_of, check_transaction
 from hyperion.precompiles.records import ENABLED_ATTRIBUTE, collect_records
@@ -105,7 +106,7 @@ class BlockProcessor:
         self.fork = fork
         self.chain_id = chain_id
         self.env = env
-        self.state_class = state_class or fork.state_class
+        self.state_class = state_class if state_class is not None else state_class_for(fork)
         self.base_fee = env.base_fee if fork.has_base_fee else None
         if fork.has_base_fee and self.base_fee is None:
             raise ValueError(f"a {fork.name} block needs base_fee")

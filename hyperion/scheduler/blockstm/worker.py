@@ -99,7 +99,7 @@ def run_block(message, scheduler, base_source: _Base) -> dict:
     from hyperion.evm.forks import FORKS
     from hyperion.evm.processor import BlockProcessor, account_db
     from hyperion.evm.transactions import prepare_one
-    from hyperion.precompiles.registry import state_class_for
+    from hyperion.evm.state import state_class_for
 
     started = time.perf_counter()
     fork = FORKS[message["fork"]]
@@ -242,7 +242,7 @@ def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: in
                 break
             if message[0] == "warmup":
                 from hyperion.evm.forks import FORKS
-                from hyperion.precompiles.registry import state_class_for
+                from hyperion.evm.state import state_class_for
 
                 for fork_name, names in message[1]:
                     state_class_for(FORKS[fork_name], tuple(names))
