@@ -16,15 +16,8 @@ from hyperion.deadline import Deadline, Interrupted
 from hyperion.evm.forks import Fork
 from hyperion.evm.header import block_hash as compute_block_hash
 from hyperion.evm.header import header_fields
-from hyperion.evm.processor import (
-    BlockException,
-    BlockProcessor,
-    account_db,
-    assemble_results,
-    ordered_trie_root,
-    requests_hash,
-    withdrawals_root,
-)
+from hyperion.evm.processor import BlockException, BlockProcessor, account_db
+from hyperion.evm.receipts import assemble_results, ordered_trie_root, requests_hash, withdrawals_root
 from hyperion.scheduler import BlockJob, Scheduler
 from hyperion.state.pending import PendingChain
 from hyperion.state.trie.stateroot import RootUpdate, compute_state_root

@@ -36,9 +36,9 @@ from hyperion.errors import (
 from hyperion.evm.forks import Fork
 from hyperion.evm.header import block_hash as compute_block_hash
 from hyperion.evm.header import header_fields
-from hyperion.evm.processor import requests_hash
+from hyperion.evm.receipts import requests_hash
+from hyperion.evm.state import state_class_for
 from hyperion.genesis import alloc_to_diff, merge_allocs, system_contracts_alloc
-from hyperion.precompiles.registry import state_class_for
 from hyperion.precompiles.registry import warm_up as warm_up_precompiles
 from hyperion.scheduler import Scheduler, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE

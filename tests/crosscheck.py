@@ -19,7 +19,7 @@ from eth_hash.auto import keccak
 from hypothesis import strategies as st
 
 from hyperion.tools.conformance.fixture_json import normalize_alloc, to_bytes, to_int
-from hyperion.evm.processor import encode_receipt, ordered_trie_root
+from hyperion.evm.receipts import encode_receipt, ordered_trie_root
 from hyperion.types import Log
 
 # -- a tiny assembler ------------------------------------------------------------------------

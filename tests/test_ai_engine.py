@@ -528,18 +528,28 @@ def test_readme_ai_example_runs(capsys):
     assert "label 7" in out and "no mismatch" in out
 
 
-def test_state_classes_with_precompiles_pickle_across_processes():
-    """A job shipped to a worker process can carry the chain's state class."""
-    import pickle
+def test_two_sets_on_one_address_are_refused():
+    engine = Engine.in_memory()
+    with pytest.raises(ChainConfigError, match="already taken by another set"):
+        engine.init_genesis({}, chain_config=ChainConfig(extra_precompiles=("ai", "ai@0x0a00")))
+    engine.close()
 
+
+def test_workers_rebuild_the_state_class_from_fork_and_set_names():
+    """A block message carries names, not classes; any process builds the same rules from them."""
     from hyperion.evm.forks import FORKS
-    from hyperion.precompiles.registry import state_class_for
+    from hyperion.evm.state import state_class_for
+    from hyperion.precompiles.records import ENABLED_ATTRIBUTE
 
     state_class = state_class_for(FORKS["prague"], ("ai@0x0b00",))
-    assert pickle.loads(pickle.dumps(state_class)) is state_class
-    assert pickle.loads(pickle.dumps(state_class.computation_class)) is state_class.computation_class
-    code = ("import pickle, sys; cls = pickle.loads(sys.stdin.buffer.read()); "
-            "print(sorted(a.hex() for a in cls.computation_class._precompiles)[-1])")
-    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(state_class), capture_output=True,
-                         check=True, timeout=300)
-    assert out.stdout.decode().strip() == "0" * 36 + "0b0a"
+    assert state_class_for(FORKS["prague"], ("ai@0x0b00",)) is state_class  # built once per process
+    assert state_class_for(FORKS["prague"]) is FORKS["prague"].state_class
+    computation = state_class.computation_class
+    assert getattr(computation, ENABLED_ATTRIBUTE) is True
+    addresses = sorted(a.hex() for a in computation._precompiles)
+    code = ("from hyperion.evm.forks import FORKS; from hyperion.evm.state import state_class_for; "
+            "cls = state_class_for(FORKS['prague'], ('ai@0x0b00',)); "
+            "print(' '.join(sorted(a.hex() for a in cls.computation_class._precompiles)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, timeout=300)
+    assert out.stdout.decode().split() == addresses
+    assert addresses[-1] == "0" * 36 + "0b0a"

@@ -4,7 +4,7 @@ from Crypto.Hash import keccak as reference
 from hypothesis import given, strategies as st
 
 from hyperion.state.trie import mpt
-from hyperion.evm.processor import bloom_bits, encode_receipt
+from hyperion.evm.receipts import bloom_bits, encode_receipt
 from hyperion.types import Log
 
 logs = st.lists(

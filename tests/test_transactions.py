@@ -60,7 +60,7 @@ def test_an_unrecoverable_signature_is_reported_by_pyevms_path():
 def test_bloom_bits_equal_eth_bloom(entries):
     from eth_bloom import BloomFilter
 
-    from hyperion.evm.processor import bloom_bits
+    from hyperion.evm.receipts import bloom_bits
     from hyperion.types import Log
 
     logs = [Log(address, tuple(topics), b"") for address, topics in entries]

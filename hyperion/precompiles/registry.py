@@ -3,9 +3,10 @@
 A *precompile set* is a name (``"ai"``) mapped to a factory returning
 ``{address: callable(computation)}``.  An entry of ``extra_precompiles`` is the set's
 name, optionally followed by ``@option`` (``"ai@0x0b00"``: the ``ai`` set at base
-address 0x0b00); the option is passed to the factory.  :func:`state_class_for` builds,
-once per fork and set combination, a py-evm state class whose computation class knows the
-extra addresses, so sequential and parallel execution run exactly the same rules.
+address 0x0b00); the option is passed to the factory.  :func:`table_for` resolves a chain's
+entries into one :class:`PrecompileTable`; this module holds tables only and knows nothing
+of py-evm: :func:`hyperion.evm.state.state_class_for` builds the state class that runs a
+table, for sequential and parallel execution alike.
 
 Sets may also declare a ``warm_up`` hook (compile kernels, fill caches) that the engine
 runs when it starts -- and a parallel worker should run when *it* starts --
@@ -14,15 +15,11 @@ runs when it starts -- and a parallel worker should run when *it* starts --
 """
 from __future__ import annotations
 
-import copyreg
 import time
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Collection, Dict, Mapping, Optional, Tuple
 
 from hyperion.errors import ChainConfigError
-from hyperion.evm.forks import FORKS, Fork
-from hyperion.precompiles.records import ENABLED_ATTRIBUTE
 
 PrecompileFn = Callable[[object], object]
 
@@ -103,12 +100,21 @@ def warm_up(names: Tuple[str, ...]) -> Dict[str, float]:
     return out
 
 
-@lru_cache(maxsize=None)
-def state_class_for(fork: Fork, names: Tuple[str, ...]) -> type:
-    if not names:
-        return fork.state_class
-    base_state = fork.state_class
-    base_computation = base_state.computation_class
+@dataclass(frozen=True, eq=False)
+class PrecompileTable:
+    """The extra precompiles a chain's ``extra_precompiles`` entries give one fork."""
+
+    names: Tuple[str, ...]  #: the entries it was built from (``("ai@0x0b00",)``)
+    precompiles: Mapping[bytes, PrecompileFn]  #: address -> precompile
+    records: bool  #: whether any of its precompiles leaves inference records
+
+
+def table_for(fork, names: Tuple[str, ...], taken: Collection[bytes] = ()) -> PrecompileTable:
+    """Resolve ``names`` for ``fork`` into one table; ``taken``: the fork's own precompile addresses.
+
+    Refuses (``ChainConfigError``) unknown sets, bad options and any address that is
+    reserved, is one of the fork's precompiles or belongs to two sets.
+    """
     extra: Dict[bytes, PrecompileFn] = {}
     records = False
     for entry in names:
@@ -120,46 +126,10 @@ def state_class_for(fork: Fork, names: Tuple[str, ...]) -> type:
         for address, fn in table.items():
             if address in RESERVED:
                 raise ChainConfigError(f"precompile set {entry!r} uses reserved address 0x{address.hex()}")
-            if address in base_computation._precompiles:
+            if address in taken:
                 raise ChainConfigError(f"precompile set {entry!r}: 0x{address.hex()} is a {fork.name} precompile")
             if address in extra:
                 raise ChainConfigError(f"precompile set {entry!r}: 0x{address.hex()} is already taken by another set")
             extra[address] = fn
         records = records or spec.records
-    suffix = "".join(split_entry(n)[0].title() for n in names)
-    common = {"_hyperion_fork": fork.name, "_hyperion_sets": tuple(names)}
-    computation = _meta_for(base_computation)(
-        f"{base_computation.__name__}With{suffix}",
-        (base_computation,),
-        {"_precompiles": {**base_computation._precompiles, **extra}, ENABLED_ATTRIBUTE: records,
-         "_hyperion_part": "computation", **common},
-    )
-    return _meta_for(base_state)(
-        f"{base_state.__name__}With{suffix}", (base_state,),
-        {"computation_class": computation, "_hyperion_part": "state", **common},
-    )
-
-
-# The classes built above exist only in the process that built them.  So that a job (a
-# processor, a state class) can be sent to a worker process, they pickle as "the state /
-# computation class of fork F with sets N", rebuilt on the other side by state_class_for.
-_METAS: Dict[type, type] = {}
-
-
-def _meta_for(base: type) -> type:
-    base_meta = type(base)
-    meta = _METAS.get(base_meta)
-    if meta is None:
-        meta = type(f"WithPrecompileSets{base_meta.__name__}", (base_meta,), {})
-        copyreg.pickle(meta, _reduce_class)
-        _METAS[base_meta] = meta
-    return meta
-
-
-def _reduce_class(cls):
-    return _rebuild_class, (cls._hyperion_fork, cls._hyperion_sets, cls._hyperion_part)
-
-
-def _rebuild_class(fork_name: str, names: Tuple[str, ...], part: str) -> type:
-    state = state_class_for(FORKS[fork_name], tuple(names))
-    return state if part == "state" else state.computation_class
+    return PrecompileTable(tuple(names), extra, records)

@@ -1,4 +1,4 @@
-"""Pure-Python twin of ``_flatdb.pyx``: py-evm's account database over a flat state view.
+"""py-evm's account database over a flat state view: one source, run as Python or compiled.
 
 py-evm sends every account, storage and code access of the EVM through one object, the
 state's ``account_db_class`` (see docs/design.md §9).  :class:`FlatAccountDB` is that
@@ -16,6 +16,14 @@ so recording setter calls would make every transaction "write" the coinbase).
 Accounts are ``(nonce, balance, code_hash)`` tuples, ``None`` for a missing account.
 Checkpoint ids come from ``eth.db.journal.get_next_checkpoint`` because Cancun's
 transient storage journals with the same ids.
+
+This file is also the source of the compiled ``_flatdb`` extension: setup.py compiles it
+with Cython's pure-Python mode, and ``_flatdb.pxd`` (read only by Cython) makes the
+classes extension types with typed attributes and C-level private methods.  So the code
+stays valid Python -- no ``cython`` import, no C syntax -- and one edit changes both
+implementations (``hyperion.native`` picks one, docs/design.md §14).  py-evm calls the
+account DB several times per opcode that touches state, so this is the hottest
+Python-level path of execution: keep it lean.
 """
 from __future__ import annotations
 
@@ -27,6 +35,13 @@ BLANK_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc00162
 EMPTY_ACCOUNT = (0, 0, EMPTY_CODE_HASH)
 UINT256_CEILING = 2**256
 UINT64_MAX = 2**64 - 1
+# The methods read private copies: compiled, those are typed C globals (_flatdb.pxd), which
+# the public names, module attributes, cannot be.  (For the same reason the methods test
+# "account is None" rather than "account or _EMPTY_ACCOUNT": both branches stay tuples.)
+_EMPTY_CODE_HASH = EMPTY_CODE_HASH
+_EMPTY_ACCOUNT = EMPTY_ACCOUNT
+_UINT256_CEILING = UINT256_CEILING
+_UINT64_MAX = UINT64_MAX
 
 # undo-log entry kinds
 _ACCOUNT = 0
@@ -65,6 +80,12 @@ class FlatAccountDB:
 
     def __init__(self, reader, state_root=BLANK_ROOT):
         self._reader = reader
+        self._state_root = state_root
+        # lazy coinbase (Block-STM): fee credits kept as a delta, see enable_lazy_coinbase
+        self._lazy_coinbase = None
+        self._clear()
+
+    def _clear(self):
         # values as of the start of the transaction (also the transaction's read-set)
         self._base_accounts = {}
         self._base_storage = {}
@@ -76,9 +97,6 @@ class FlatAccountDB:
         self._codes = {}
         self._undo = []
         self._checkpoints = {}
-        self._state_root = state_root
-        # lazy coinbase (Block-STM): fee credits kept as a delta, see enable_lazy_coinbase
-        self._lazy_coinbase = None
         self._cb_delta = 0
         self._cb_touched = False
         self._cb_live = False
@@ -124,13 +142,13 @@ class FlatAccountDB:
         value = self._reader.read_account(coinbase)
         self._base_accounts[coinbase] = value
         if self._cb_touched:
-            nonce, balance, code_hash = value or EMPTY_ACCOUNT
+            nonce, balance, code_hash = _EMPTY_ACCOUNT if value is None else value
             # not journaled: the credit happened outside every checkpoint
             self._accounts[coinbase] = (nonce, balance + self._cb_delta, code_hash)
         self._cb_delta = 0
 
     def _account(self, address):
-        if address == self._lazy_coinbase and not self._cb_live:
+        if self._lazy_coinbase is not None and not self._cb_live and address == self._lazy_coinbase:
             self._materialize_coinbase()
         value = self._accounts.get(address, _MISSING)
         if value is not _MISSING:
@@ -159,14 +177,16 @@ class FlatAccountDB:
         return 0 if account is None else account[1]
 
     def set_balance(self, address, balance):
-        if balance < 0 or balance >= UINT256_CEILING:
+        if balance < 0 or balance >= _UINT256_CEILING:
             raise ValueError(f"balance out of range: {balance}")
-        account = self._account(address) or EMPTY_ACCOUNT
+        account = self._account(address)
+        if account is None:
+            account = _EMPTY_ACCOUNT
         self._set_account(address, (account[0], balance, account[2]))
 
     def delta_balance(self, address, delta):
-        if (address == self._lazy_coinbase and not self._cb_live and delta >= 0
-                and not self._checkpoints):
+        if (self._lazy_coinbase is not None and not self._cb_live and address == self._lazy_coinbase
+                and delta >= 0 and not self._checkpoints):
             self._cb_delta += delta
             self._cb_touched = True
             return
@@ -177,9 +197,11 @@ class FlatAccountDB:
         return 0 if account is None else account[0]
 
     def set_nonce(self, address, nonce):
-        if nonce < 0 or nonce > UINT64_MAX:
+        if nonce < 0 or nonce > _UINT64_MAX:
             raise ValueError(f"nonce out of range: {nonce}")
-        account = self._account(address) or EMPTY_ACCOUNT
+        account = self._account(address)
+        if account is None:
+            account = _EMPTY_ACCOUNT
         self._set_account(address, (nonce, account[1], account[2]))
 
     def increment_nonce(self, address):
@@ -187,11 +209,11 @@ class FlatAccountDB:
 
     def get_code_hash(self, address):
         account = self._account(address)
-        return EMPTY_CODE_HASH if account is None else account[2]
+        return _EMPTY_CODE_HASH if account is None else account[2]
 
     def get_code(self, address):
         code_hash = self.get_code_hash(address)
-        if code_hash == EMPTY_CODE_HASH:
+        if code_hash == _EMPTY_CODE_HASH:
             return b""
         code = self._codes.get(code_hash)
         if code is None:
@@ -201,12 +223,16 @@ class FlatAccountDB:
     def set_code(self, address, code):
         code_hash = keccak(code)
         self._codes[code_hash] = code
-        account = self._account(address) or EMPTY_ACCOUNT
+        account = self._account(address)
+        if account is None:
+            account = _EMPTY_ACCOUNT
         self._set_account(address, (account[0], account[1], code_hash))
 
     def delete_code(self, address):
-        account = self._account(address) or EMPTY_ACCOUNT
-        self._set_account(address, (account[0], account[1], EMPTY_CODE_HASH))
+        account = self._account(address)
+        if account is None:
+            account = _EMPTY_ACCOUNT
+        self._set_account(address, (account[0], account[1], _EMPTY_CODE_HASH))
 
     def account_has_code_or_nonce(self, address):
         """The contract-creation collision test.
@@ -215,7 +241,7 @@ class FlatAccountDB:
         too.  py-evm only looks at code and nonce; it uses this method for nothing else.
         """
         account = self._account(address)
-        if account is not None and (account[0] != 0 or account[2] != EMPTY_CODE_HASH):
+        if account is not None and (account[0] != 0 or account[2] != _EMPTY_CODE_HASH):
             return True
         return self._has_storage(address)
 
@@ -236,25 +262,32 @@ class FlatAccountDB:
         self._set_account(address, None)
 
     def account_exists(self, address):
-        if address == self._lazy_coinbase and not self._cb_live and self._cb_touched:
+        if (self._lazy_coinbase is not None and not self._cb_live and self._cb_touched
+                and address == self._lazy_coinbase):
             return True
         return self._account(address) is not None
 
     def touch_account(self, address):
-        self._set_account(address, self._account(address) or EMPTY_ACCOUNT)
+        account = self._account(address)
+        if account is None:
+            account = _EMPTY_ACCOUNT
+        self._set_account(address, account)
 
     def account_is_empty(self, address):
-        if address == self._lazy_coinbase and not self._cb_live and self._cb_delta > 0:
+        if (self._lazy_coinbase is not None and not self._cb_live and self._cb_delta > 0
+                and address == self._lazy_coinbase):
             return False
         account = self._account(address)
-        return account is None or (account[0] == 0 and account[1] == 0 and account[2] == EMPTY_CODE_HASH)
+        return account is None or (account[0] == 0 and account[1] == 0 and account[2] == _EMPTY_CODE_HASH)
 
     # -- storage --------------------------------------------------------------------
     def get_storage(self, address, slot, from_journal=True):
         if from_journal:
             slots = self._storage.get(address)
             if slots is not None:
-                value = slots.get(slot)
+                # dict.get(slots, ...) rather than slots.get(...): the same in Python, and
+                # compiled, a direct dict lookup (Cython cannot know slots is a dict)
+                value = dict.get(slots, slot)
                 if value is not None:
                     return value
             if address in self._wiped:
@@ -262,12 +295,12 @@ class FlatAccountDB:
         return self._original_storage(address, slot)
 
     def set_storage(self, address, slot, value):
-        if value < 0 or value >= UINT256_CEILING:
+        if value < 0 or value >= _UINT256_CEILING:
             raise ValueError(f"storage value out of range: {value}")
         slots = self._storage.get(address)
         if slots is None:
             slots = self._storage[address] = {}
-        self._undo.append((_SLOT, address, slot, slots.get(slot)))
+        self._undo.append((_SLOT, address, slot, dict.get(slots, slot)))
         slots[slot] = value
 
     def delete_storage(self, address):
@@ -306,7 +339,7 @@ class FlatAccountDB:
         # The undo entries stay: an enclosing checkpoint may still be discarded.
         self._checkpoints.pop(checkpoint, None)
         if not self._checkpoints:
-            self._undo.clear()
+            self._undo = []
 
     def discard(self, checkpoint):
         position = self._checkpoints.pop(checkpoint)
@@ -384,23 +417,12 @@ class FlatAccountDB:
             referenced = {value[2] for value in accounts.values() if value is not None}
             codes = {h: c for h, c in self._codes.items() if h in referenced}
         write_set = WriteSet(accounts, storage, wiped, codes, coinbase_delta)
-        self.reset()
+        self._clear()
         return write_set
 
     def reset(self):
         """Forget the current transaction entirely (also the start-of-tx cache)."""
-        self._base_accounts = {}
-        self._base_storage = {}
-        self._accounts = {}
-        self._storage = {}
-        self._wiped = {}
-        self._warm = set()
-        self._codes = {}
-        self._undo = []
-        self._checkpoints = {}
-        self._cb_delta = 0
-        self._cb_touched = False
-        self._cb_live = False
+        self._clear()
 
     def touched_addresses(self):
         """Addresses this transaction wrote (for diagnostics)."""

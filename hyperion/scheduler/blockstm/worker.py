@@ -107,7 +107,7 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
     from hyperion.evm.forks import FORKS
     from hyperion.evm.processor import BlockProcessor, account_db
     from hyperion.evm.transactions import prepare_one
-    from hyperion.precompiles.registry import state_class_for
+    from hyperion.evm.state import state_class_for
 
     started = time.perf_counter()
     fork = FORKS[task.fork]
@@ -242,7 +242,7 @@ def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: in
                 break
             if type(message) is WarmUp:
                 from hyperion.evm.forks import FORKS
-                from hyperion.precompiles.registry import state_class_for
+                from hyperion.evm.state import state_class_for
 
                 for fork_name, names in message.specs:
                     state_class_for(FORKS[fork_name], tuple(names))

@@ -281,7 +281,7 @@ def _receipt_json(fork: Fork, tx, original_index: int) -> Dict[str, Any]:
          "removed": False}
         for i, entry in enumerate(tx.logs)
     ]
-    from hyperion.evm.processor import logs_bloom  # local: keeps module import light
+    from hyperion.evm.receipts import logs_bloom  # local: keeps module import light
 
     receipt: Dict[str, Any] = {
         "type": hex_int(tx.tx_type),
