@@ -80,12 +80,23 @@ def account_db(state):
 
 
 def fake_exponential(factor: int, numerator: int, denominator: int) -> int:
-    """EIP-4844's integer approximation of ``factor * e ** (numerator / denominator)``."""
+    """EIP-4844's integer approximation of ``factor * e ** (numerator / denominator)``.
+
+    The specs' series, exact whenever the result is below 2**256; a larger result is
+    returned as 2**256.  The sum only grows, so once it passes ``denominator * 2**256`` the
+    specs' result is at least 2**256: a blob base fee no uint256 fee cap or balance can
+    pay and no EVM word can hold, so every transaction is judged as under the exact value.
+    Stopping there bounds the loop (about 600 rounds) where the specs' would run for
+    hours (excess blob gas 10**12) or never end (2**64 - 1).
+    """
     i = 1
     output = 0
     numerator_accum = factor * denominator
+    saturated = denominator << 256
     while numerator_accum > 0:
         output += numerator_accum
+        if output >= saturated:
+            return 1 << 256
         numerator_accum = (numerator_accum * numerator) // (denominator * i)
         i += 1
     return output // denominator
