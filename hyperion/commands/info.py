@@ -10,6 +10,7 @@ from rich.table import Table
 from hyperion import native
 from hyperion.commands.options import data_dir_option
 from hyperion.engine import Engine
+from hyperion.state.store import Store
 
 
 @click.command("info")
@@ -18,7 +19,8 @@ def command(data_dir: str) -> None:
     """Show the chain configuration, head and table sizes of a data directory."""
     if not os.path.isdir(data_dir):
         raise click.ClickException(f"{data_dir} does not exist (run `hyperion demo` to create one)")
-    with Engine.open(data_dir) as engine:
+    # read-only: no writer lock, so `info` works beside a running `hyperion serve`
+    with Engine(Store.open_lmdb(data_dir, readonly=True)) as engine:
         from hyperion.evm import accountdb  # noqa: F401  (loads the implementation for the report)
 
         head = engine.head
