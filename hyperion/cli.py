@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "hyperion.commands.serve",
     "hyperion.commands.fixtures",
     "hyperion.commands.t8n",
+    "hyperion.commands.check",
 )
 
 
