@@ -23,6 +23,7 @@ from eth.vm.message import Message
 from eth_bloom import BloomFilter
 from eth_hash.auto import keccak
 
+from hyperion.blockenv_bounds import BlockEnvError
 from hyperion.state.trie import mpt
 from hyperion.evm.forks import Fork
 from hyperion.evm.transactions import PreparedTx
@@ -124,7 +125,8 @@ class BlockProcessor:
         self.state_class = state_class or fork.state_class
         self.base_fee = env.base_fee if fork.has_base_fee else None
         if fork.has_base_fee and self.base_fee is None:
-            raise ValueError(f"a {fork.name} block needs base_fee")
+            # a bound of the header format, known only with the fork (a ValueError as before)
+            raise BlockEnvError("base_fee", f"a {fork.name} block needs a base fee")
         excess = env.excess_blob_gas or 0
         if fork.has_blobs:
             self.blob_gas_price = fake_exponential(
