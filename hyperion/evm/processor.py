@@ -85,10 +85,11 @@ def fake_exponential(factor: int, numerator: int, denominator: int) -> int:
 
     The specs' series, exact whenever the result is below 2**256; a larger result is
     returned as 2**256.  The sum only grows, so once it passes ``denominator * 2**256`` the
-    specs' result is at least 2**256: a blob base fee no uint256 fee cap or balance can
-    pay and no EVM word can hold, so every transaction is judged as under the exact value.
-    Stopping there bounds the loop (about 600 rounds) where the specs' would run for
-    hours (excess blob gas 10**12) or never end (2**64 - 1).
+    specs' result is at least 2**256: a blob base fee no uint256 balance can pay and no EVM
+    word can hold, so every blob transaction is invalid and BLOBBASEFEE fails as under the
+    exact value (only the number in the rejection message differs).  Stopping there bounds
+    the loop (under 500 rounds) where the specs' would run for hours (excess blob gas
+    10**12) or never end (2**64 - 1).
     """
     i = 1
     output = 0
