@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from hyperion import BlockEnv, UnsignedTx, workloads
+from hyperion import BlockEnv, UnsignedTx
+from hyperion.tools import workloads
 from hyperion.rpc import Client
 
 # the default genesis of ``hyperion serve`` (hyperion.commands.serve)

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "hyperion.commands.serve",
     "hyperion.commands.fixtures",
     "hyperion.commands.t8n",
+    "hyperion.commands.check",
 )
 
 #: errors that say what the user should fix: reported in one line

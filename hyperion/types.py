@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from hyperion.blockenv_bounds import check_block_env
+
 Address = bytes  # 20 bytes
 Hash32 = bytes  # 32 bytes
 
@@ -85,6 +87,11 @@ class BlockEnv:
     #: pre-merge uncles: their miners are rewarded, and the block's miner gets 1/32 of
     #: the block reward for each
     ommers: Sequence[Ommer] = ()
+
+    def __post_init__(self) -> None:
+        # every field within what a header can hold, whichever interface built it
+        # (hyperion.blockenv_bounds); raises BlockEnvError
+        check_block_env(self)
 
 
 @dataclass(frozen=True)

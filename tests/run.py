@@ -5,7 +5,8 @@
 Pass 1 (compiled, HYPERION_REQUIRE_COMPILED=1): every test, the whole fixture corpus.
 Pass 2 (HYPERION_PUREPYTHON=1): every test not marked ``compiled_only``, with the
 consensus fixtures on their fixed, deterministic subset (docs/design.md §13).
-Tests marked ``long_run`` (the very slow fixture files, see tests/test_fixtures.py) are left
+Tests marked ``long_run`` (the very slow fixture files, see tests/test_fixtures.py; the full
+fuzzing run, tests/test_fuzz.py; the crash harness's long run, tests/test_crash.py) are left
 out of both; ``--long`` runs them afterwards in a third, compiled pass.
 Exits non-zero if any pass fails.
 """

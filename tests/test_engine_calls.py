@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from hyperion import ChainConfig, Engine, TxStatus, UnknownBlockError, UnsignedTx, workloads
+from hyperion import ChainConfig, Engine, TxStatus, UnknownBlockError, UnsignedTx
+from hyperion.tools import workloads
 from hyperion.block import BlockExecutor
 from hyperion.calls import EstimateTimeout, call_env
 from hyperion.scheduler import make_scheduler

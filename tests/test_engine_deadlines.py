@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from hyperion import ChainConfig, Engine, RevertError, TxStatus, UnsignedTx, workloads
+from hyperion import ChainConfig, Engine, RevertError, TxStatus, UnsignedTx
+from hyperion.tools import workloads
 from hyperion import deadline as deadline_module
 from hyperion.calls import EstimateTimeout
 from hyperion.errors import DeadlineExceededError, ExecutionCancelled

@@ -7,7 +7,8 @@ import time
 import grpc
 import pytest
 
-from hyperion import ChainConfig, Engine, TxStatus, UnsignedTx, workloads
+from hyperion import ChainConfig, Engine, TxStatus, UnsignedTx
+from hyperion.tools import workloads
 from hyperion.errors import DeadlineExceededError, ExecutionCancelled
 from hyperion.rpc import Client, DeadlineExceeded, FailedPrecondition
 

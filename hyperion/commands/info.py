@@ -19,7 +19,8 @@ def command(data_dir: str) -> None:
     if not os.path.isdir(data_dir):
         raise click.ClickException(f"{data_dir} does not exist (run `hyperion demo` to create one)")
     console = Console()
-    with open_engine(data_dir) as engine:
+    # read-only: no writer lock, so `info` works beside a running `hyperion serve`
+    with open_engine(data_dir, readonly=True) as engine:
         from hyperion.evm import accountdb  # noqa: F401  (loads the implementation for the report)
 
         head = engine.head

@@ -27,10 +27,14 @@ quiet_option = click.option(
 )
 
 
-def open_engine(data_dir: str, **options) -> Engine:
+def open_engine(data_dir: str, readonly: bool = False, **options) -> Engine:
     """``Engine.open``, with a data directory that cannot be created or opened said in one line
-    (``hyperion -v`` shows the traceback)."""
+    (``hyperion -v`` shows the traceback).  ``readonly`` takes no writer lock and never writes."""
     try:
+        if readonly:
+            from hyperion.state.store import Store
+
+            return Engine(Store.open_lmdb(data_dir, readonly=True))
         return Engine.open(data_dir, **options)
     except OSError as exc:
         reason = exc.strerror or str(exc)

@@ -8,18 +8,40 @@ import sys
 import click
 
 from hyperion.commands.options import scheduler_option, workers_option
-from hyperion.tools.conformance.t8n import T8nError, run_t8n
+from hyperion.tools.conformance.t8n import ERROR_EVM, ERROR_IO, T8nError, run_t8n
 from hyperion.errors import HyperionError
 from hyperion.scheduler import make_scheduler
+
+
+#: nesting the JSON decoder may recurse to: py-evm raises the interpreter's limit to 100,000
+#: when imported, past what the C stack holds, and json's C decoder recurses on it (a
+#: segmentation fault on ``[[[[...`` instead of an error)
+JSON_DEPTH = 2000
+
+
+def _parse_json(data: bytes, where: str):
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(limit, JSON_DEPTH))
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise T8nError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise T8nError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer literal past Python's digit limit
+        raise T8nError(f"{where}: not JSON: {exc}") from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _read_inputs(input_alloc: str, input_env: str, input_txs: str):
     stdin = None
     if "stdin" in (input_alloc, input_env, input_txs):
-        try:
-            stdin = json.load(sys.stdin)
-        except json.JSONDecodeError as exc:
-            raise T8nError(f"stdin: not JSON: {exc}") from None
+        stream = getattr(sys.stdin, "buffer", None)
+        raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        stdin = _parse_json(raw, "stdin")
+        if not isinstance(stdin, dict):
+            raise T8nError("stdin: expected an object with alloc, env and txs")
 
     def read(name: str, key: str):
         if name == "stdin":
@@ -27,12 +49,20 @@ def _read_inputs(input_alloc: str, input_env: str, input_txs: str):
                 raise T8nError(f"stdin: no {key!r} object")
             return stdin[key]
         try:
-            with open(name) as handle:
-                return json.load(handle)  # txs.rlp files hold a JSON string of RLP hex
-        except (OSError, json.JSONDecodeError) as exc:
-            raise T8nError(f"cannot read {key} from {name}: {exc}") from None
+            with open(name, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise T8nError(f"cannot read {key} from {name}: {exc.strerror or exc}", ERROR_IO) from None
+        return _parse_json(data, f"{key} file {name}")  # txs.rlp files hold a JSON string of RLP hex
 
     return read(input_alloc, "alloc"), read(input_env, "env"), read(input_txs, "txs")
+
+
+def _fail(message: str, code: int) -> None:
+    """One line on stderr (a value can be megabytes of hex: it is cut), then geth's exit code."""
+    line = " ".join(str(message).split())
+    click.echo(f"error: {line if len(line) <= 400 else line[:400] + '...'}", err=True)
+    sys.exit(code)
 
 
 @click.command("t8n")
@@ -48,7 +78,7 @@ def _read_inputs(input_alloc: str, input_env: str, input_txs: str):
               help="Block reward in wei before the merge; -1 for none (default: the fork's).")
 @click.option("--state-test", "state_test", is_flag=True,
               help="Apply the transactions the way state tests do: no system calls, no rewards.")
-@click.option("--output.basedir", "basedir", default=".", show_default=True, type=click.Path(file_okay=False),
+@click.option("--output.basedir", "basedir", default=".", show_default=True, type=click.Path(),
               help="Directory for the output files.")
 @click.option("--output.result", "output_result", default="result.json", show_default=True,
               help="Result file name, or 'stdout'.")
@@ -62,7 +92,8 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
     """Apply transactions to a pre-state in one block; write the result and the post-state.
 
     Output 'stdout' prints one JSON object with the keys result / alloc / body.  Exit codes
-    as geth's t8n: 2 scheduler unavailable, 3 bad fork or configuration, 4 bad input.
+    as geth's t8n: 2 execution (or the scheduler) failed, 3 bad fork or configuration,
+    10 input that is not JSON or has the wrong shape or range, 11 I/O, 12 bad RLP.
 
     A Prague block calls the EIP-7002 and EIP-7251 system contracts after its transactions;
     if the alloc lacks their code the result reports "blockException: system contract ...
@@ -72,21 +103,21 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
     try:
         make_scheduler(scheduler, workers).close()
     except ValueError as exc:  # the scheduler cannot be built here
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc), ERROR_EVM)
+    try:  # before any work, as geth does: a bad --output.basedir costs nothing
+        os.makedirs(basedir, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create --output.basedir {basedir}: {exc.strerror or exc}", ERROR_IO)
     try:
         alloc, env, txs = _read_inputs(input_alloc, input_env, input_txs)
         output = run_t8n(alloc, env, txs, fork, chain_id=chain_id, reward=reward, scheduler=scheduler,
                          workers=workers, state_test=state_test)
     except T8nError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except HyperionError as exc:  # e.g. an alloc the genesis cannot hold
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(4)
+        _fail(str(exc), exc.exit_code)
+    except HyperionError as exc:  # the block could not be executed
+        _fail(str(exc), ERROR_EVM)
 
     combined = {}
-    os.makedirs(basedir, exist_ok=True)
     body_hex = "0x" + output.body.hex()
     for name, key, value in ((output_result, "result", output.result), (output_alloc, "alloc", output.alloc),
                              (output_body, "body", body_hex)):
@@ -95,7 +126,11 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
         if name == "stdout":
             combined[key] = value
         else:
-            with open(os.path.join(basedir, name), "w") as handle:
-                json.dump(value, handle, indent=2)
+            path = os.path.join(basedir, name)
+            try:
+                with open(path, "w") as handle:
+                    json.dump(value, handle, indent=2)
+            except OSError as exc:
+                _fail(f"cannot write {key} to {path}: {exc.strerror or exc}", ERROR_IO)
     if combined:
         click.echo(json.dumps(combined, indent=2))

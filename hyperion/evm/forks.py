@@ -236,8 +236,22 @@ def _hyperion_state_class(vm_class):
             "delta_balance": lambda self, address, delta: self._account_db.delta_balance(address, delta),
             # py-evm's BaseState.logger is a property that looks the logger up on every use
             "logger": get_extended_debug_logger(f"eth.vm.state.{name}"),
+            **_bounded_blob_base_fee(vm_class),
         },
     )
+
+
+def _bounded_blob_base_fee(vm_class) -> dict:
+    """py-evm's ``blob_base_fee`` (the BLOBBASEFEE opcode, blob fees) through Hyperion's
+    bounded sum: py-evm's own has no bound, and under a huge excess blob gas the opcode
+    would never return (see ``hyperion.evm.processor.fake_exponential``)."""
+    from hyperion.evm.processor import BLOB_BASE_FEE_FRACTION, MIN_BLOB_BASE_FEE, fake_exponential
+
+    fraction = BLOB_BASE_FEE_FRACTION.get(vm_class.fork)
+    if fraction is None:  # no blobs before Cancun
+        return {}
+    return {"blob_base_fee": property(
+        lambda state: fake_exponential(MIN_BLOB_BASE_FEE, state.execution_context.excess_blob_gas, fraction))}
 
 
 @dataclass(frozen=True)

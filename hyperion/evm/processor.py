@@ -19,6 +19,7 @@ from eth.exceptions import Revert
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.message import Message
 
+from hyperion.blockenv_bounds import BlockEnvError
 from hyperion.evm.forks import Fork
 from hyperion.evm.state import state_class_for
 from hyperion.evm.transactions import PreparedTx
@@ -76,12 +77,24 @@ def account_db(state):
 
 
 def fake_exponential(factor: int, numerator: int, denominator: int) -> int:
-    """EIP-4844's integer approximation of ``factor * e ** (numerator / denominator)``."""
+    """EIP-4844's integer approximation of ``factor * e ** (numerator / denominator)``.
+
+    The specs' series, exact whenever the result is below 2**256; a larger result is
+    returned as 2**256.  The sum only grows, so once it passes ``denominator * 2**256`` the
+    specs' result is at least 2**256: a blob base fee no uint256 balance can pay and no EVM
+    word can hold, so every blob transaction is invalid and BLOBBASEFEE fails as under the
+    exact value (only the number in the rejection message differs).  Stopping there bounds
+    the loop (under 500 rounds) where the specs' would run for hours (excess blob gas
+    10**12) or never end (2**64 - 1).
+    """
     i = 1
     output = 0
     numerator_accum = factor * denominator
+    saturated = denominator << 256
     while numerator_accum > 0:
         output += numerator_accum
+        if output >= saturated:
+            return 1 << 256
         numerator_accum = (numerator_accum * numerator) // (denominator * i)
         i += 1
     return output // denominator
@@ -109,7 +122,8 @@ class BlockProcessor:
         self.state_class = state_class if state_class is not None else state_class_for(fork)
         self.base_fee = env.base_fee if fork.has_base_fee else None
         if fork.has_base_fee and self.base_fee is None:
-            raise ValueError(f"a {fork.name} block needs base_fee")
+            # a bound of the header format, known only with the fork (a ValueError as before)
+            raise BlockEnvError("base_fee", f"a {fork.name} block needs a base fee")
         excess = env.excess_blob_gas or 0
         if fork.has_blobs:
             self.blob_gas_price = fake_exponential(

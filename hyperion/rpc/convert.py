@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional, Sequence, Union
 
+from hyperion.blockenv_bounds import BlockEnvError
 from hyperion.types import (
     AccessListEntry,
     Account,
@@ -88,6 +89,13 @@ def env_from_pb(msg: tpb.BlockEnv, field: str = "env") -> BlockEnv:
     hashes = {}
     for number, value in msg.block_hashes.items():
         hashes[int(number)] = hash32(value, f"{field}.block_hashes[{number}]")
+    try:
+        return _block_env(msg, field, hashes, block_reward)
+    except BlockEnvError as exc:  # a value the message can carry but a header cannot
+        raise BadInput(f"{field}.{exc.field}: {exc.reason}") from None
+
+
+def _block_env(msg: tpb.BlockEnv, field: str, hashes: dict, block_reward: Optional[int]) -> BlockEnv:
     return BlockEnv(
         number=msg.number,
         timestamp=msg.timestamp,

@@ -14,9 +14,11 @@ Security: loopback by default.  Listening anywhere else needs TLS *and* a bearer
 """
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import logging
+import socket
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -91,6 +93,37 @@ class ServerConfig:
                 parse_host_port(self.metrics)
             except ValueError as exc:
                 raise ServerConfigError(f"--metrics {exc}") from None
+        # before the data directory is touched: `hyperion serve` checks this first, and a
+        # busy port found only at bind time left a genesis written into a new directory
+        for option, address in (("--listen", self.listen), ("--metrics", self.metrics)):
+            if address and address_in_use(address):
+                raise ServerConfigError(f"cannot listen on {address} ({option}): the address is already in use")
+
+
+def address_in_use(listen: str) -> bool:
+    """Whether ``HOST:PORT`` has a listener already (port 0 never does).
+
+    Probes by binding as grpc will (``SO_REUSEADDR``: a port left in TIME_WAIT is free);
+    the real bind still decides, this only makes a busy port fail early.
+    """
+    host, port = parse_host_port(listen)
+    if port == 0:
+        return False
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        return False  # the bind reports an unresolvable host in its own words
+    busy = False
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                busy = busy or exc.errno == errno.EADDRINUSE
+                continue
+        return False  # one address of the host binds: grpc will serve there
+    return busy
 
 
 def is_loopback(host: str) -> bool:
@@ -149,6 +182,80 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(deny)
 
 
+class _Undecodable:
+    """What request bytes that are not a valid message deserialize to."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class DecodeErrorInterceptor(grpc.ServerInterceptor):
+    """Request bytes that do not decode as the method's message -> INVALID_ARGUMENT.
+
+    A request deserializer that raises makes grpc answer INTERNAL ("Exception deserializing
+    request!"): the client's mistake reported as the server's.  The wrapped deserializer
+    returns a marker instead, which the call refuses before the service sees it.
+    """
+
+    def __init__(self, metrics: Optional[Metrics] = None) -> None:
+        self._metrics = metrics
+        self._handlers: dict = {}  # method -> (its handler, the wrapped one): built once
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.request_deserializer is None or not method.startswith(f"/{SERVICE_NAME}/"):
+            return handler
+        cached = self._handlers.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = self._handlers[method] = (handler, self._wrap(handler, method))
+        return cached[1]
+
+    def _wrap(self, handler, method: str):
+        deserialize, name = handler.request_deserializer, method.rsplit("/", 1)[-1]
+
+        def lenient(raw: bytes):
+            try:
+                return deserialize(raw)
+            except Exception as exc:  # protobuf's DecodeError, or whatever a parser raises
+                return _Undecodable(f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+        def refuse(context, bad: _Undecodable) -> None:
+            if self._metrics is not None:
+                self._metrics.rpc(name, "INVALID_ARGUMENT", 0.0)
+            log_event(log, logging.INFO, "rpc.error", method=name, code="INVALID_ARGUMENT", message=bad.reason)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"{name}: the request is not a valid protobuf message ({bad.reason})")
+
+        serializer = handler.response_serializer
+        if handler.request_streaming:
+            inner = handler.stream_stream or handler.stream_unary
+
+            def checked(requests, context):
+                for request in requests:
+                    if isinstance(request, _Undecodable):
+                        refuse(context, request)
+                    yield request
+
+            def streaming(requests, context):
+                return inner(checked(requests, context), context)
+
+            make = grpc.stream_stream_rpc_method_handler if handler.response_streaming else \
+                grpc.stream_unary_rpc_method_handler
+            return make(streaming, request_deserializer=lenient, response_serializer=serializer)
+        inner = handler.unary_stream or handler.unary_unary
+
+        def unary(request, context):
+            if isinstance(request, _Undecodable):
+                refuse(context, request)
+            return inner(request, context)
+
+        make = grpc.unary_stream_rpc_method_handler if handler.response_streaming else grpc.unary_unary_rpc_method_handler
+        return make(unary, request_deserializer=lenient, response_serializer=serializer)
+
+
 class RpcServer:
     """One gRPC server serving one engine; :meth:`stop` drains it."""
 
@@ -179,6 +286,7 @@ class RpcServer:
         # the parallel scheduler's worker processes, before any gRPC object exists
         warm_seconds = self.engine.warm_up()
         interceptors = [TokenAuthInterceptor(config.token, self.metrics)] if config.token else []
+        interceptors.append(DecodeErrorInterceptor(self.metrics))
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),

@@ -6,22 +6,86 @@ at all.  The store (``hyperion.state.store``) is written once against this surfa
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
+import sys
 import threading
+import time
 from contextlib import contextmanager
 from typing import Dict, Iterator, Optional, Tuple
 
 import lmdb
+
+from hyperion.errors import StoreError
 
 TABLES = ("accounts", "storage", "code", "trie", "changesets", "blocks", "meta")
 
 #: 1 TiB of address space: costs nothing on 64-bit Linux and a full map is an error.
 DEFAULT_MAP_SIZE = 1 << 40
 
+#: in the data directory: locked (flock) by the one process that writes, holding its pid
+WRITER_LOCK_FILE = "writer.lock"
+
 
 class KVError(RuntimeError):
     pass
+
+
+class StoreLockedError(StoreError):
+    """Another process writes to this data directory; ``holder`` is its pid (if known)."""
+
+    def __init__(self, message: str, holder: Optional[int]) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+def _holder_pid(fd: int) -> Optional[int]:
+    # the holder writes its pid right after taking the lock: give it a moment
+    for _ in range(10):
+        try:
+            return int(os.pread(fd, 32, 0).decode().strip())
+        except (OSError, ValueError, UnicodeDecodeError):
+            time.sleep(0.01)
+    return None
+
+
+def _is_blockstm_worker() -> bool:
+    # The workers open the writer's store to read its snapshots (docs/design.md §11); they
+    # are the one kind of process that opens under another's lock, so they are recognised
+    # exactly: started as this module, by the lock's holder.
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return getattr(spec, "name", None) == "hyperion.scheduler.blockstm.worker"
+
+
+def take_writer_lock(path: str) -> Optional[int]:
+    """Lock ``path`` for writing; -> the lock's file descriptor (closing it unlocks), or
+    ``None`` in a Block-STM worker of the holder (see :class:`LmdbBackend`).
+
+    ``flock`` belongs to the open file, so the kernel drops it when the holder exits or
+    is killed: a lock file left behind by a dead process never blocks.
+    """
+    fd = os.open(os.path.join(path, WRITER_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder_pid(fd)
+        os.close(fd)
+        if holder is not None and holder == os.getppid() and _is_blockstm_worker():
+            return None
+        who = "pid unknown" if holder is None else f"pid {holder}"
+        if holder == os.getpid():
+            who += ", this very process: open a data directory once per process"
+        raise StoreLockedError(
+            f"{path} is in use by another writer ({who}); a data directory has one writer at a time. Stop "
+            f"that process first; reading beside it works (`hyperion info`, `hyperion check`).", holder) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class LmdbBackend:
@@ -29,24 +93,53 @@ class LmdbBackend:
 
     Open it in the process that uses it (after any ``fork()``), never across one:
     docs/design.md §10.
+
+    One process writes to a data directory at a time: a writable open takes the
+    directory's writer lock, and a second writer gets :class:`StoreLockedError` naming the
+    holder's pid; ``readonly=True`` opens take no lock and see committed blocks as they
+    land.  The writer's Block-STM workers (docs/design.md §11) open under its lock and
+    may only read.
     """
 
     def __init__(self, path: str, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False) -> None:
-        os.makedirs(path, exist_ok=True)
         self.path = path
         self.pid = os.getpid()
-        self.env = lmdb.open(
-            path,
-            map_size=map_size,
-            max_dbs=len(TABLES) + 4,
-            max_readers=512,
-            readahead=False,
-            readonly=readonly,
-            # sync on commit keeps "a committed block survives a crash" true
-            sync=True,
-            metasync=True,
-        )
-        self.dbs = {name: self.env.open_db(name.encode(), create=not readonly) for name in TABLES}
+        self.readonly = readonly
+        self._lock_fd: Optional[int] = None
+        #: False: readonly, or a helper under its parent's lock (writes are refused)
+        self.writable = not readonly
+        if readonly:
+            if not os.path.isfile(os.path.join(path, "data.mdb")):
+                raise StoreError(f"{path} holds no store (no data.mdb)")
+        else:
+            os.makedirs(path, exist_ok=True)
+            self._lock_fd = take_writer_lock(path)
+            self.writable = self._lock_fd is not None
+        try:
+            self.env = lmdb.open(
+                path,
+                map_size=map_size,
+                max_dbs=len(TABLES) + 4,
+                max_readers=512,
+                readahead=False,
+                readonly=readonly,
+                # sync on commit keeps "a committed block survives a crash" true
+                sync=True,
+                metasync=True,
+            )
+            try:
+                self.dbs = {name: self.env.open_db(name.encode(), create=not readonly) for name in TABLES}
+            except lmdb.Error as exc:
+                self.env.close()
+                raise StoreError(f"{path}: cannot open the store's tables read-only: {exc}") from None
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _check_process(self) -> None:
         if os.getpid() != self.pid:
@@ -69,6 +162,9 @@ class LmdbBackend:
     @contextmanager
     def write(self) -> Iterator["LmdbTxn"]:
         self._check_process()
+        if not self.writable:
+            raise StoreError(f"{self.path} is open read-only in this process" + (
+                "" if self.readonly else " (it runs under the writer lock of its parent process)"))
         txn = self.env.begin(write=True)
         try:
             yield LmdbTxn(txn, self.dbs)
@@ -80,6 +176,7 @@ class LmdbBackend:
 
     def close(self) -> None:
         self.env.close()
+        self._unlock()  # after the environment: the next writer finds it closed
 
 
 class LmdbTxn:

@@ -125,16 +125,28 @@ class Store:
         #: bumped by every write in this process (in-memory stores are shipped to workers by it)
         self.generation = 0
         self.instance = next(_store_ids)
-        with backend.write() as txn:
+        with backend.read() as txn:  # read first: a read-only open writes nothing
             schema = txn.get("meta", _META_SCHEMA)
-            if schema is None:
-                txn.put("meta", _META_SCHEMA, str(SCHEMA_VERSION).encode())
-            elif int(schema) != SCHEMA_VERSION:
-                raise StoreError(f"store schema {int(schema)} is not supported (expected {SCHEMA_VERSION})")
+        if schema is None and getattr(backend, "writable", True):
+            with backend.write() as txn:
+                schema = txn.get("meta", _META_SCHEMA)
+                if schema is None:
+                    txn.put("meta", _META_SCHEMA, str(SCHEMA_VERSION).encode())
+        if schema is not None and int(schema) != SCHEMA_VERSION:
+            raise StoreError(f"store schema {int(schema)} is not supported (expected {SCHEMA_VERSION})")
 
     @classmethod
-    def open_lmdb(cls, path: str, map_size: int = DEFAULT_MAP_SIZE, revert_depth: int = DEFAULT_REVERT_DEPTH) -> "Store":
-        return cls(LmdbBackend(path, map_size=map_size), revert_depth=revert_depth)
+    def open_lmdb(cls, path: str, map_size: int = DEFAULT_MAP_SIZE, revert_depth: int = DEFAULT_REVERT_DEPTH,
+                  readonly: bool = False) -> "Store":
+        """The store in ``path``.  A writable open takes the directory's writer lock (a
+        second writer gets :class:`~hyperion.state.kv.StoreLockedError`); ``readonly=True``
+        reads beside a running writer and never writes."""
+        backend = LmdbBackend(path, map_size=map_size, readonly=readonly)
+        try:
+            return cls(backend, revert_depth=revert_depth)
+        except BaseException:
+            backend.close()
+            raise
 
     @classmethod
     def in_memory(cls, revert_depth: int = DEFAULT_REVERT_DEPTH) -> "Store":

@@ -42,17 +42,33 @@ from hyperion.tools.conformance.fixture_json import (
 )
 from hyperion.tools.conformance.rules import base_fee_from_parent, excess_blob_gas_from_parent
 from hyperion.engine import Engine
-from hyperion.errors import ChainConfigError, InvalidBlockError
+from hyperion.blockenv_bounds import (
+    GAS_LIMIT_MAXIMUM,
+    GAS_LIMIT_MINIMUM,
+    UINT64_MAX,
+    UINT256_MAX,
+    BlockEnvError,
+)
+from hyperion.errors import ChainConfigError, GenesisError, InvalidBlockError
 from hyperion.evm.forks import Fork, get_fork
 from hyperion.evm.header import EMPTY_OMMERS_HASH
 from hyperion.evm.transactions import prepare_unsigned
 from hyperion.types import BlockEnv, BlockResult, Ommer, TxStatus, UnsignedTx, ZERO_ADDRESS, ZERO_HASH
 
 
-class T8nError(Exception):
-    """Bad t8n input; ``exit_code`` follows geth's t8n (3: configuration, 4: input)."""
+#: exit codes of geth's t8n (cmd/evm/internal/t8ntool), which t8n users script against
+ERROR_EVM = 2  #: execution failed (the block as a whole, the scheduler)
+ERROR_CONFIG = 3  #: unknown fork, or an env missing what the fork needs
+ERROR_MISSING_BLOCKHASH = 4
+ERROR_JSON = 10  #: input that is not JSON, or JSON of the wrong shape or range
+ERROR_IO = 11  #: a file that cannot be read or written
+ERROR_RLP = 12  #: transactions RLP that does not decode
 
-    def __init__(self, message: str, exit_code: int = 4) -> None:
+
+class T8nError(Exception):
+    """Bad t8n input; ``exit_code`` is geth's t8n's for the kind of problem."""
+
+    def __init__(self, message: str, exit_code: int = ERROR_JSON) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -82,49 +98,78 @@ def resolve_fork(name: str, number: int, timestamp: int) -> Fork:
         raise T8nError(str(exc), exit_code=3) from None
 
 
+#: the bounds a block header puts on the env's numbers (hyperion.blockenv_bounds), checked
+#: as they are read: the difficulty and base fee are derived from them before the BlockEnv
+#: exists, and py-evm's difficulty formula raises 2 to a power that grows with the number
+_BOUNDS = {
+    "currentNumber": (0, UINT64_MAX), "currentTimestamp": (0, UINT64_MAX),
+    "currentGasLimit": (GAS_LIMIT_MINIMUM, GAS_LIMIT_MAXIMUM), "currentExcessBlobGas": (0, UINT64_MAX),
+    "parentGasLimit": (GAS_LIMIT_MINIMUM, GAS_LIMIT_MAXIMUM), "parentGasUsed": (0, UINT64_MAX),
+    "parentExcessBlobGas": (0, UINT64_MAX), "parentBlobGasUsed": (0, UINT64_MAX), "parentTimestamp": (0, UINT64_MAX),
+}
+
+
+#: from this block on the difficulty bomb alone (2 ** (number // 100,000 - 2), at most 11.4M
+#: blocks delayed) is past 2**256, where a header cannot hold the difficulty: py-evm would
+#: compute a power of two of up to 2**64 / 100,000 bits first
+_BOMB_PAST_UINT256 = 40_000_000
+
+
+def _env_int(env: Mapping[str, Any], key: str) -> int:
+    value = to_int(env[key], key)
+    low, high = _BOUNDS.get(key, (0, UINT256_MAX))
+    if not low <= value <= high:
+        shown = value if value.bit_length() <= 80 else f"a {value.bit_length()}-bit number"
+        raise T8nError(f"env: {key}: {shown} is out of range ({low} to {high})")
+    return value
+
+
 def _opt_int(env: Mapping[str, Any], key: str) -> Optional[int]:
-    value = env.get(key)
-    return None if value is None else to_int(value, key)
+    return None if env.get(key) is None else _env_int(env, key)
 
 
 def build_env(fork: Fork, env: Mapping[str, Any], reward: Optional[int] = None, state_test: bool = False
               ) -> Tuple[BlockEnv, Dict[str, Any]]:
     """The :class:`BlockEnv` for a t8n env object, and the derived values the result reports."""
     try:
-        number = to_int(env["currentNumber"], "currentNumber")
-        timestamp = to_int(env["currentTimestamp"], "currentTimestamp")
-        gas_limit = to_int(env["currentGasLimit"], "currentGasLimit")
+        number = _env_int(env, "currentNumber")
+        timestamp = _env_int(env, "currentTimestamp")
+        gas_limit = _env_int(env, "currentGasLimit")
         coinbase = to_address(env["currentCoinbase"], "currentCoinbase")
     except KeyError as exc:
         raise T8nError(f"env: missing {exc.args[0]}") from None
     if number < 1:
-        raise T8nError("env: currentNumber must be at least 1 (the pre-state is block currentNumber - 1)")
+        raise T8nError("env: currentNumber must be at least 1 (the pre-state is block currentNumber - 1)",
+                       ERROR_CONFIG)
     derived: Dict[str, Any] = {}
 
     difficulty = 0
     if not fork.is_post_merge:
         if env.get("currentDifficulty") is not None:
-            difficulty = to_int(env["currentDifficulty"], "currentDifficulty")
+            difficulty = _env_int(env, "currentDifficulty")
         elif env.get("parentDifficulty") is not None and env.get("parentTimestamp") is not None:
             parent = types.SimpleNamespace(
-                timestamp=to_int(env["parentTimestamp"], "parentTimestamp"),
-                difficulty=to_int(env["parentDifficulty"], "parentDifficulty"),
+                timestamp=_opt_int(env, "parentTimestamp"),
+                difficulty=_opt_int(env, "parentDifficulty"),
                 uncles_hash=to_hash(env["parentUncleHash"]) if env.get("parentUncleHash") else EMPTY_OMMERS_HASH,
                 block_number=number - 1,
             )
+            if number >= _BOMB_PAST_UINT256:
+                raise T8nError(f"env: currentDifficulty: the difficulty bomb at block {number} is past 2**256 (give "
+                               f"currentDifficulty)")
             try:
                 difficulty = fork.vm_class.compute_difficulty(parent, timestamp)
             except Exception as exc:
-                raise T8nError(f"env: cannot compute the difficulty from the parent: {exc}") from None
+                raise T8nError(f"env: cannot compute the difficulty from the parent: {exc}", ERROR_CONFIG) from None
         else:
             raise T8nError("env: currentDifficulty (or parentDifficulty and parentTimestamp) is required before the "
-                           "merge")
+                           "merge", ERROR_CONFIG)
         derived["currentDifficulty"] = difficulty
 
     prev_randao = ZERO_HASH
     if fork.is_post_merge:
         if env.get("currentRandom") is None:
-            raise T8nError("env: currentRandom is required after the merge")
+            raise T8nError("env: currentRandom is required after the merge", ERROR_CONFIG)
         prev_randao = to_hash(env["currentRandom"], "currentRandom")
 
     base_fee = None
@@ -134,7 +179,7 @@ def build_env(fork: Fork, env: Mapping[str, Any], reward: Optional[int] = None, 
             parent = [_opt_int(env, k) for k in ("parentGasLimit", "parentGasUsed", "parentBaseFee")]
             if None in parent:
                 raise T8nError("env: currentBaseFee (or parentBaseFee, parentGasUsed and parentGasLimit) is required "
-                               "from London on")
+                               "from London on", ERROR_CONFIG)
             base_fee = base_fee_from_parent(gas_limit, *parent)
         derived["currentBaseFee"] = base_fee
 
@@ -157,30 +202,40 @@ def build_env(fork: Fork, env: Mapping[str, Any], reward: Optional[int] = None, 
     if fork.has_withdrawals:
         withdrawals = tuple(withdrawal_from_json(w) for w in env.get("withdrawals") or ())
     elif env.get("withdrawals"):
-        raise T8nError(f"env: withdrawals are not valid in {fork.name}")
+        raise T8nError(f"env: withdrawals are not valid in {fork.name}", ERROR_CONFIG)
 
     root = env.get("parentBeaconBlockRoot")
     ommers = tuple(Ommer(to_int(o["delta"], "ommer delta"), to_address(o["address"], "ommer address"))
                    for o in env.get("ommers") or ())
-    block_env = BlockEnv(
-        number=number,
-        timestamp=timestamp,
-        coinbase=coinbase,
-        gas_limit=gas_limit,
-        base_fee=base_fee,
-        prev_randao=prev_randao,
-        difficulty=difficulty,
-        parent_hash=parent_hash,
-        block_hashes=block_hashes,
-        parent_beacon_block_root=to_hash(root, "parentBeaconBlockRoot") if root else None,
-        withdrawals=withdrawals,
-        excess_blob_gas=excess_blob_gas,
-        extra_data=to_bytes(env.get("currentExtraData") or "0x", "currentExtraData"),
-        block_reward=-1 if state_test else reward,
-        system_calls=not state_test,
-        ommers=ommers,
-    )
+    try:
+        block_env = BlockEnv(
+            number=number,
+            timestamp=timestamp,
+            coinbase=coinbase,
+            gas_limit=gas_limit,
+            base_fee=base_fee,
+            prev_randao=prev_randao,
+            difficulty=difficulty,
+            parent_hash=parent_hash,
+            block_hashes=block_hashes,
+            parent_beacon_block_root=to_hash(root, "parentBeaconBlockRoot") if root else None,
+            withdrawals=withdrawals,
+            excess_blob_gas=excess_blob_gas,
+            extra_data=to_bytes(env.get("currentExtraData") or "0x", "currentExtraData"),
+            block_reward=-1 if state_test else reward,
+            system_calls=not state_test,
+            ommers=ommers,
+        )
+    except BlockEnvError as exc:  # a value no block header can hold (geth: a JSON error)
+        raise T8nError(f"env: {_ENV_KEYS.get(exc.field, exc.field)}: {exc.reason}") from None
     return block_env, derived
+
+
+#: BlockEnv field -> the t8n env key (or option) it comes from, where the names differ
+_ENV_KEYS = {
+    "difficulty": "currentDifficulty", "block_hashes key": "blockHashes", "extra_data": "currentExtraData",
+    "block_reward": "--state.reward",
+}
 
 
 def parse_txs(txs: Any, fork: Fork, chain_id: int) -> Tuple[List[Tuple[int, Union[bytes, UnsignedTx]]], Dict[int, str]]:
@@ -193,7 +248,7 @@ def parse_txs(txs: Any, fork: Fork, chain_id: int) -> Tuple[List[Tuple[int, Unio
         try:
             raw = txs_from_rlp(to_bytes(txs, "txs"))
         except (FixtureFormatError, rlp.DecodingError) as exc:
-            raise T8nError(f"txs: not an RLP list of transactions: {exc}") from None
+            raise T8nError(f"txs: not an RLP list of transactions: {exc}", ERROR_RLP) from None
         return list(enumerate(raw)), errors
     if not isinstance(txs, list):
         raise T8nError("txs: expected a list of transactions or an RLP hex string")
@@ -222,6 +277,11 @@ def run_t8n(
     (pre-merge only).  ``state_test``: apply the transactions without system calls or
     rewards (``t8n --state-test``).
     """
+    for name, value, shapes in (("alloc", alloc, "an object"), ("env", env, "an object")):
+        if not isinstance(value, Mapping):
+            raise T8nError(f"{name}: expected {shapes}, got {_json_type(value)}")
+    if not (txs is None or isinstance(txs, (list, str))):
+        raise T8nError(f"txs: expected a list of transactions or an RLP hex string, got {_json_type(txs)}")
     try:
         number = to_int(env.get("currentNumber", 0), "currentNumber")
         timestamp = to_int(env.get("currentTimestamp", 0), "currentTimestamp")
@@ -229,17 +289,21 @@ def run_t8n(
         block_env, derived = build_env(the_fork, env, reward, state_test)
         pre = normalize_alloc(alloc)
         inputs, rejected = parse_txs(txs, the_fork, chain_id)
-    except FixtureFormatError as exc:
-        raise T8nError(str(exc)) from None
+    except (FixtureFormatError, TypeError, AttributeError, KeyError) as exc:
+        # TypeError & co.: a value of the wrong JSON type where an object or list belongs
+        raise T8nError(f"malformed input: {exc}" if not isinstance(exc, FixtureFormatError) else str(exc)) from None
     try:
         config = ChainConfig.single_fork(the_fork.name, chain_id=chain_id)
     except ChainConfigError as exc:
-        raise T8nError(str(exc), exit_code=3) from None
+        raise T8nError(str(exc), exit_code=ERROR_CONFIG) from None
     the_scheduler = checking_scheduler(scheduler, workers)
     engine = Engine.in_memory(chain_config=config, scheduler=the_scheduler)
     try:
-        engine.init_genesis(genesis_alloc(pre), number=block_env.number - 1, gas_limit=block_env.gas_limit,
-                            timestamp=max(block_env.timestamp - 1, 0))
+        try:
+            engine.init_genesis(genesis_alloc(pre), number=block_env.number - 1, gas_limit=block_env.gas_limit,
+                                timestamp=max(block_env.timestamp - 1, 0))
+        except GenesisError as exc:  # an alloc the state cannot hold (a balance past 2**256, ...)
+            raise T8nError(f"alloc: {exc}") from None
         block_exception = None
         try:
             result = engine.execute(block_env, [item for _, item in inputs])
@@ -260,6 +324,12 @@ def run_t8n(
     output = _result_json(the_fork, result, derived, rejected, original_index, block_exception)
     body = encode_body([item for _, item in inputs], the_fork, chain_id)
     return T8nOutput(result=output, alloc=alloc_to_json(post), body=body, block=result)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null",
+             int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def encode_body(items: Sequence[Union[bytes, UnsignedTx]], fork: Fork, chain_id: int) -> bytes:
