@@ -93,7 +93,7 @@ def test_command_line_tools_agree(tmp_path):
     outputs = {}
     for tool, command in (("hyperion", [sys.executable, "-c", "from hyperion.cli import main; main()", "t8n"]),
                           ("spec", [os.path.join(BIN, "ethereum-spec-evm"), "t8n"])):
-        outdir = tmp_path / tool
+        outdir = tmp_path / f"out-{tool}"  # not "hyperion/": `python -c` in tmp_path would import it as a namespace package
         outdir.mkdir()
         completed = subprocess.run(
             command + ["--input.alloc", str(tmp_path / "alloc.json"), "--input.env", str(tmp_path / "env.json"),
