@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -50,18 +49,8 @@ def _holder_pid(fd: int) -> Optional[int]:
     return None
 
 
-def _is_blockstm_worker() -> bool:
-    # The workers open the writer's store to read its snapshots (docs/design.md §11); they
-    # are the one kind of process that opens under another's lock, so they are recognised
-    # exactly: started as this module, by the lock's holder.
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return getattr(spec, "name", None) == "hyperion.scheduler.blockstm.worker"
-
-
-def take_writer_lock(path: str) -> Optional[int]:
-    """Lock ``path`` for writing; -> the lock's file descriptor (closing it unlocks), or
-    ``None`` in a Block-STM worker of the holder (see :class:`LmdbBackend`).
+def take_writer_lock(path: str) -> int:
+    """Lock ``path`` for writing; -> the lock's file descriptor (closing it unlocks).
 
     ``flock`` belongs to the open file, so the kernel drops it when the holder exits or
     is killed: a lock file left behind by a dead process never blocks.
@@ -72,8 +61,6 @@ def take_writer_lock(path: str) -> Optional[int]:
     except BlockingIOError:
         holder = _holder_pid(fd)
         os.close(fd)
-        if holder is not None and holder == os.getppid() and _is_blockstm_worker():
-            return None
         who = "pid unknown" if holder is None else f"pid {holder}"
         if holder == os.getpid():
             who += ", this very process: open a data directory once per process"
@@ -97,8 +84,8 @@ class LmdbBackend:
     One process writes to a data directory at a time: a writable open takes the
     directory's writer lock, and a second writer gets :class:`StoreLockedError` naming the
     holder's pid; ``readonly=True`` opens take no lock and see committed blocks as they
-    land.  The writer's Block-STM workers (docs/design.md §11) open under its lock and
-    may only read.
+    land.  The writer's Block-STM workers (docs/design.md §11) open
+    read-only.
     """
 
     def __init__(self, path: str, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False) -> None:
@@ -106,15 +93,12 @@ class LmdbBackend:
         self.pid = os.getpid()
         self.readonly = readonly
         self._lock_fd: Optional[int] = None
-        #: False: readonly, or a helper under its parent's lock (writes are refused)
-        self.writable = not readonly
         if readonly:
             if not os.path.isfile(os.path.join(path, "data.mdb")):
                 raise StoreError(f"{path} holds no store (no data.mdb)")
         else:
             os.makedirs(path, exist_ok=True)
             self._lock_fd = take_writer_lock(path)
-            self.writable = self._lock_fd is not None
         try:
             self.env = lmdb.open(
                 path,
@@ -162,9 +146,8 @@ class LmdbBackend:
     @contextmanager
     def write(self) -> Iterator["LmdbTxn"]:
         self._check_process()
-        if not self.writable:
-            raise StoreError(f"{self.path} is open read-only in this process" + (
-                "" if self.readonly else " (it runs under the writer lock of its parent process)"))
+        if self.readonly:
+            raise StoreError(f"{self.path} is open read-only in this process")
         txn = self.env.begin(write=True)
         try:
             yield LmdbTxn(txn, self.dbs)

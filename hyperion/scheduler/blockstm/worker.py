@@ -66,7 +66,7 @@ class _Base:
             if self.store_key != base.path:
                 if self.store is not None:
                     self.store.close()
-                self.store = Store.open_lmdb(base.path)
+                self.store = Store.open_lmdb(base.path, readonly=True)  # under the writer's lock: read only
                 self.store_key = base.path
         elif base.tables is not None:
             from hyperion.state.kv import MemoryBackend
