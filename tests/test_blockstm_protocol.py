@@ -75,14 +75,26 @@ def test_records_travel_as_flat_tuples_not_pickled_dataclasses():
     """The hot-path wire is compact: no class of this module is pickled per record."""
     record = p.ExecutionRecord(p.TxVersion(1, 0), sample_write_set(), sample_reads(), sample_outcome())
     for raw in (p.encode_record(record), p.encode_record(p.EstimateRecord(p.TxVersion(1, 0)))):
-        wire = pickle.loads(raw)
+        wire = pickle.loads(raw[1:])  # after the writer byte
         assert type(wire) is tuple
         assert b"hyperion" not in raw
 
 
+def test_a_record_names_its_writer_outside_the_pickle():
+    """A worker skips its own records by the first byte, without unpickling them."""
+    record = p.ExecutionRecord(p.TxVersion(4, 1), sample_write_set(), sample_reads(), sample_outcome())
+    for writer in (0, 7, p.MAX_WRITERS - 1):
+        raw = p.encode_record(record, writer)
+        assert p.record_writer(raw) == writer
+        assert p.decode_record(raw).version == record.version
+    assert p.record_writer(p.encode_record(p.EstimateRecord(p.TxVersion(1, 0)), 5)) == 5
+    with pytest.raises(ValueError):
+        p.encode_record(record, p.MAX_WRITERS)
+
+
 def test_malformed_records_are_refused():
     with pytest.raises(p.ProtocolError):
-        p.decode_record(pickle.dumps((9, 1, 2)))
+        p.decode_record(b"\x00" + pickle.dumps((9, 1, 2)))
     with pytest.raises(p.ProtocolError):
         p.encode_record(("not", "a", "record"))
 

@@ -90,6 +90,21 @@ def test_reads_come_from_the_reader(twin):
     assert db.account_is_empty(B) and not db.account_is_empty(A)
 
 
+def test_rebind_reads_the_next_transaction_through_the_new_reader(twin):
+    """Block-STM keeps one account DB per block and rebinds it per incarnation: nothing of
+    the unfinished transaction (values, warm sets, open checkpoints) survives."""
+    db, _, _ = make(twin, {A: (1, 10, EMPTY_CODE_HASH)}, {A: {1: 7}})
+    db.record()
+    db.set_balance(A, 99)
+    db.set_storage(A, 1, 8)
+    db.mark_address_warm(B)
+    db.rebind(DictReader({A: (2, 20, EMPTY_CODE_HASH)}, {A: {1: 5}}))
+    assert db.get_balance(A) == 20 and db.get_storage(A, 1) == 5 and db.get_storage(A, 1, from_journal=False) == 5
+    assert not db.is_address_warm(B)
+    write_set = db.take_write_set()
+    assert write_set.accounts == {} and write_set.storage == {}
+
+
 def test_nested_checkpoints_discard_inner_commit_outer(twin):
     db, _, _ = make(twin, {A: (0, 100, EMPTY_CODE_HASH)}, {A: {1: 1}})
     outer = db.record()

@@ -424,6 +424,16 @@ class FlatAccountDB:
         """Forget the current transaction entirely (also the start-of-tx cache)."""
         self._clear()
 
+    def rebind(self, reader):
+        """Forget the current transaction and read the next one through ``reader``.
+
+        Block-STM runs every incarnation against its own multi-version view; rebinding
+        lets a worker keep one state (and this object) for the whole block, as the
+        sequential loop does, instead of building both per incarnation.
+        """
+        self._reader = reader
+        self._clear()
+
     def touched_addresses(self):
         """Addresses this transaction wrote (for diagnostics)."""
         return set(self._accounts) | set(self._storage)

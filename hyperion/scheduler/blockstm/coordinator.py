@@ -40,6 +40,7 @@ from hyperion.scheduler.blockstm.protocol import (
     Done,
     ExecutionRecord,
     Failed,
+    MAX_WRITERS,
     LmdbBase,
     MemoryBase,
     Ready,
@@ -108,8 +109,8 @@ class ParallelScheduler:
         stop_timeout: float = 10.0,
         start_timeout: float = 120.0,
     ) -> None:
-        if workers < 1:
-            raise ValueError("workers must be at least 1")
+        if not 1 <= workers <= MAX_WRITERS:
+            raise ValueError(f"workers must be between 1 and {MAX_WRITERS}")
         self.workers = workers
         self.capacity = capacity
         self.dep_capacity = 8 * capacity

@@ -38,7 +38,7 @@ from hyperion.types import BlockEnv, Log, TxStatus
 
 __all__ = [
     "TxIdx", "TxIncarnation", "TxVersion", "Location", "ReadSet", "WriteSet", "ExecutionRecord", "EstimateRecord",
-    "Record", "encode_record", "decode_record", "reads_match", "BlockTask", "LmdbBase", "MemoryBase", "StoreBase",
+    "Record", "encode_record", "decode_record", "record_writer", "MAX_WRITERS", "reads_match", "BlockTask", "LmdbBase", "MemoryBase", "StoreBase",
     "WorkerStats", "MessageKind", "BlockMessage", "WarmUp", "Stop", "Ready", "Warm", "Done", "Failed", "Message",
     "encode_message", "decode_message", "encode_block_messages", "ProtocolError",
 ]
@@ -91,14 +91,21 @@ class EstimateRecord:
 
 Record = Union[ExecutionRecord, EstimateRecord]
 
-# wire: (_EXECUTION, tx, incarnation, accounts, storage, wiped, codes, coinbase delta, reads, outcome)
-#       (_ESTIMATE, tx, incarnation)
+# wire: one byte, the writer (the worker that appended the record), then pickled
+#       (_EXECUTION, tx, incarnation, accounts, storage, wiped, codes, coinbase delta, reads, outcome)
+#    or (_ESTIMATE, tx, incarnation)
 _EXECUTION = 0
 _ESTIMATE = 1
+#: writers fit the record's first byte
+MAX_WRITERS = 256
 
 
-def encode_record(record: Record) -> bytes:
-    """The bytes a worker appends to the shared log."""
+def encode_record(record: Record, writer: int = 0) -> bytes:
+    """The bytes worker ``writer`` appends to the shared log.
+
+    The writer's index travels outside the pickle so that a worker can skip its own
+    records when it syncs (it installed them already) without unpickling them.
+    """
     if type(record) is ExecutionRecord:
         version, writes = record.version, record.write_set
         wire = (_EXECUTION, version.tx_idx, version.tx_incarnation, writes.accounts, writes.storage, writes.wiped,
@@ -108,12 +115,17 @@ def encode_record(record: Record) -> bytes:
         wire = (_ESTIMATE, version.tx_idx, version.tx_incarnation)
     else:
         raise ProtocolError(f"not a record: {record!r}")
-    return pickle.dumps(wire, protocol=_PICKLE)
+    return bytes((writer,)) + pickle.dumps(wire, protocol=_PICKLE)
+
+
+def record_writer(raw: bytes) -> int:
+    """Which worker appended the record ``raw`` (see :func:`encode_record`)."""
+    return raw[0]
 
 
 def decode_record(raw, outcome: bool = True) -> Record:
     """A record from the shared log; ``outcome=False`` skips decoding the outcome."""
-    wire = pickle.loads(raw)
+    wire = pickle.loads(memoryview(raw)[1:])
     kind = wire[0]
     if kind == _EXECUTION:
         _, tx, incarnation, accounts, storage, wiped, codes, delta, reads, encoded = wire
