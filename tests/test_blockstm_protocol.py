@@ -59,9 +59,10 @@ def test_execution_record_round_trip():
 
 def test_execution_record_without_its_outcome():
     """Workers decode records without the outcome (they never use it)."""
-    record = p.ExecutionRecord(p.TxVersion(0, 0), sample_write_set(), {}, TxOutcome(status=TxStatus.SUCCESS))
+    record = p.ExecutionRecord(p.TxVersion(0, 0), sample_write_set(), {}, sample_outcome())
     decoded = p.decode_record(p.encode_record(record), outcome=False)
     assert decoded.outcome is None
+    assert decoded.sender == record.outcome.sender == A  # kept for a re-execution elsewhere
     assert decoded.version == record.version
     assert_same_write_set(decoded.write_set, record.write_set)
 

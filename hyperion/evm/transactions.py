@@ -44,8 +44,10 @@ def _tx_type(raw: bytes) -> int:
     return 0 if raw[0] >= 0xC0 else raw[0]
 
 
-def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0) -> PreparedTx:
-    """Decode EIP-2718 ``raw`` bytes and recover the sender."""
+def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0,
+                  known_sender: Optional[bytes] = None) -> PreparedTx:
+    """Decode EIP-2718 ``raw`` bytes and recover the sender (unless ``known_sender``
+    says who it is: recovered from these very bytes before, e.g. by another Block-STM worker)."""
     prepared = PreparedTx(index=index, encoded=bytes(raw))
     if not raw:
         prepared.error = "malformed transaction: empty input"
@@ -70,7 +72,7 @@ def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0) -> Prep
 
     error = _check_signature_fields(fork, tx, tx_type, chain_id)
     if error is None:
-        sender = fast_sender(raw, tx_type, tx)
+        sender = known_sender or fast_sender(raw, tx_type, tx)
         if sender is not None:
             tx.__dict__["sender"] = sender  # where py-evm's cached_property keeps it
         try:
@@ -265,12 +267,13 @@ def prepare_unsigned(fork: Fork, utx: UnsignedTx, chain_id: int, index: int = 0)
     return prepared
 
 
-def prepare_one(fork: Fork, item: Union[bytes, UnsignedTx], chain_id: int, index: int) -> PreparedTx:
-    """Decode (and recover the sender of) one input."""
+def prepare_one(fork: Fork, item: Union[bytes, UnsignedTx], chain_id: int, index: int,
+                known_sender: Optional[bytes] = None) -> PreparedTx:
+    """Decode (and recover the sender of) one input; see :func:`decode_signed` for ``known_sender``."""
     if isinstance(item, UnsignedTx):
         return prepare_unsigned(fork, item, chain_id, index)
     if isinstance(item, (bytes, bytearray, memoryview)):
-        return decode_signed(fork, bytes(item), chain_id, index)
+        return decode_signed(fork, bytes(item), chain_id, index, known_sender)
     return PreparedTx(index=index, error=f"unsupported transaction input of type {type(item).__name__}")
 
 

@@ -73,13 +73,16 @@ class TxVersion:
 class ExecutionRecord:
     """A finished incarnation: what it wrote, what it read, and its outcome.
 
-    ``outcome`` is None when the record was decoded with ``outcome=False``.
+    ``outcome`` is None when the record was decoded with ``outcome=False``; ``sender``
+    (the outcome's sender, None if it could not be recovered) is there either way, so
+    that a worker re-executing the transaction need not recover it again.
     """
 
     version: TxVersion
     write_set: WriteSet
     reads: ReadSet
     outcome: Optional[TxOutcome]
+    sender: Optional[bytes] = None
 
 
 @dataclass(slots=True)
@@ -92,7 +95,8 @@ class EstimateRecord:
 Record = Union[ExecutionRecord, EstimateRecord]
 
 # wire: one byte, the writer (the worker that appended the record), then pickled
-#       (_EXECUTION, tx, incarnation, accounts, storage, wiped, codes, coinbase delta, reads, outcome)
+#       (_EXECUTION, tx, incarnation, accounts, storage, wiped, codes, coinbase delta, reads, sender,
+#        outcome without its sender)
 #    or (_ESTIMATE, tx, incarnation)
 _EXECUTION = 0
 _ESTIMATE = 1
@@ -108,8 +112,9 @@ def encode_record(record: Record, writer: int = 0) -> bytes:
     """
     if type(record) is ExecutionRecord:
         version, writes = record.version, record.write_set
+        outcome = record.outcome
         wire = (_EXECUTION, version.tx_idx, version.tx_incarnation, writes.accounts, writes.storage, writes.wiped,
-                writes.codes, writes.coinbase_delta, record.reads, _encode_outcome(record.outcome))
+                writes.codes, writes.coinbase_delta, record.reads, outcome.sender, _encode_outcome(outcome))
     elif type(record) is EstimateRecord:
         version = record.version
         wire = (_ESTIMATE, version.tx_idx, version.tx_incarnation)
@@ -128,9 +133,9 @@ def decode_record(raw, outcome: bool = True) -> Record:
     wire = pickle.loads(memoryview(raw)[1:])
     kind = wire[0]
     if kind == _EXECUTION:
-        _, tx, incarnation, accounts, storage, wiped, codes, delta, reads, encoded = wire
+        _, tx, incarnation, accounts, storage, wiped, codes, delta, reads, sender, encoded = wire
         return ExecutionRecord(TxVersion(tx, incarnation), WriteSet(accounts, storage, wiped, codes, delta), reads,
-                               _decode_outcome(encoded) if outcome else None)
+                               _decode_outcome(encoded, sender) if outcome else None, sender)
     if kind == _ESTIMATE:
         return EstimateRecord(TxVersion(wire[1], wire[2]))
     raise ProtocolError(f"unknown record kind {kind!r}")
@@ -140,13 +145,13 @@ def _encode_outcome(outcome: TxOutcome) -> tuple:
     return (
         outcome.status.value, outcome.gas_used, outcome.blob_gas_used,
         tuple((log.address, log.topics, log.data) for log in outcome.logs),
-        outcome.return_data, outcome.contract_address, outcome.error, outcome.sender, outcome.gas_limit,
+        outcome.return_data, outcome.contract_address, outcome.error, outcome.gas_limit,
         outcome.inference_records,
     )
 
 
-def _decode_outcome(wire: tuple) -> TxOutcome:
-    status, gas_used, blob_gas_used, logs, return_data, contract, error, sender, gas_limit, records = wire
+def _decode_outcome(wire: tuple, sender: Optional[bytes]) -> TxOutcome:
+    status, gas_used, blob_gas_used, logs, return_data, contract, error, gas_limit, records = wire
     return TxOutcome(
         status=TxStatus(status), gas_used=gas_used, blob_gas_used=blob_gas_used,
         logs=tuple(Log(address=a, topics=t, data=d) for a, t, d in logs), return_data=return_data,
@@ -211,8 +216,11 @@ class WorkerStats:
 
     executed: int = 0
     validated: int = 0
-    #: transactions decoded (and senders recovered)
+    #: transactions decoded
     decoded: int = 0
+    #: transactions decoded without a sender known from another worker's record (signed
+    #: ones: their senders recovered here)
+    recovered: int = 0
     seconds: float = 0.0
     setup_seconds: float = 0.0
     #: decoding + sender recovery

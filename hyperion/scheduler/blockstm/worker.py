@@ -93,10 +93,13 @@ class _Base:
         return reader, view
 
 
-def install(memory: MVMemory, record: Record) -> bool:
-    """Apply one record to the local replica; -> whether it wrote a new location."""
+def install(memory: MVMemory, record: Record, senders: dict) -> bool:
+    """Apply one record to the local replica and note its sender in ``senders`` (tx ->
+    sender); -> whether it wrote a new location."""
     version = record.version
     if type(record) is ExecutionRecord:
+        if record.sender is not None:
+            senders[version.tx_idx] = record.sender
         writes = record.write_set
         return memory.apply_record(version.tx_idx, version.tx_incarnation, writes.accounts, writes.storage,
                                    writes.wiped, writes.codes, writes.coinbase_delta, record.reads)
@@ -126,6 +129,11 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
     memory = MVMemory(n, coinbase)
     store_reader, base = base_source.open(task, base_spec)
     prepared = {}
+    # senders other workers recovered (from their records): a transaction this worker
+    # re-executes after another one is decoded again, but its signature is recovered once
+    # per block across all workers, as in the sequential loop
+    senders = {}
+    recovered = 0
     # One py-evm state for the block, as in the sequential loop: each incarnation rebinds
     # its account DB to the incarnation's view.  An incarnation cut short by a read
     # dependency leaves py-evm's own per-transaction state (open transient-storage
@@ -152,17 +160,19 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
         records, position = scheduler.read_records(position)
         for raw in records:
             if record_writer(raw) != writer:
-                install(memory, decode_record(raw, outcome=False))
+                install(memory, decode_record(raw, outcome=False), senders)
         sync_ns += time.perf_counter_ns() - begun
 
     def execute(tx: int, incarnation: int):
-        nonlocal prepare_ns, state, accounts
+        nonlocal prepare_ns, state, accounts, recovered
         if fault.get("exit_at_tx") == tx:
             os._exit(3)  # fault injection (tests): die without a word, mid-block
         item = prepared.get(tx)
         if item is None:
             begun = time.perf_counter_ns()
-            item = prepared[tx] = prepare_one(fork, inputs[tx], chain_id, tx)
+            known_sender = senders.get(tx)
+            item = prepared[tx] = prepare_one(fork, inputs[tx], chain_id, tx, known_sender)
+            recovered += known_sender is None
             prepare_ns += time.perf_counter_ns() - begun
         while True:
             begun = time.perf_counter_ns()
@@ -183,10 +193,10 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
                     return NO_TASK, -1, -1
                 sync()
                 continue
-            record = ExecutionRecord(TxVersion(tx, incarnation), write_set, view.reads, outcome)
+            record = ExecutionRecord(TxVersion(tx, incarnation), write_set, view.reads, outcome, outcome.sender)
             if scheduler.append(encode_record(record, writer)) < 0:
                 return NO_TASK, -1, -1  # log full: the scheduler is stopped, the coordinator falls back
-            wrote_new = install(memory, record)
+            wrote_new = install(memory, record, senders)
             scheduler.count_incarnation(time.perf_counter_ns() - begun)
             stats.executed += 1
             return scheduler.finish_execution(tx, incarnation, wrote_new)
@@ -198,7 +208,7 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
         if aborted:
             record = EstimateRecord(TxVersion(tx, incarnation))
             scheduler.append(encode_record(record, writer))
-            install(memory, record)
+            install(memory, record, senders)
         stats.validated += 1
         scheduler.count_validation_time(time.perf_counter_ns() - begun)
         return scheduler.finish_validation(tx, aborted)
@@ -240,6 +250,7 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
         if collecting:
             gc.enable()
     stats.decoded = len(prepared)
+    stats.recovered = recovered
     stats.seconds = time.perf_counter() - started
     stats.prepare_seconds, stats.sync_seconds, stats.idle_seconds = prepare_ns / 1e9, sync_ns / 1e9, idle_ns / 1e9
     return stats

@@ -1,0 +1,60 @@
+"""The Block-STM worker's per-transaction economies (docs/design.md §15): a sender travels
+in the record log, so a transaction re-executed on another worker is not recovered again."""
+from __future__ import annotations
+
+import pytest
+from eth_keys import keys
+
+from hyperion.evm import transactions
+from hyperion.evm.accountdb import WriteSet
+from hyperion.evm.forks import get_fork
+from hyperion.evm.processor import TxOutcome
+from hyperion.scheduler.blockstm import protocol as p
+from hyperion.scheduler.blockstm.mvmemory import MVMemory
+from hyperion.scheduler.blockstm.worker import install
+from hyperion.types import TxStatus
+
+from tests import txgen
+
+KEY = keys.PrivateKey(b"\x07" * 32)
+SENDER = KEY.public_key.to_canonical_address()
+TO = b"\x02" * 20
+
+
+@pytest.mark.parametrize("tx_type", [0, 1, 2])
+def test_a_known_sender_decodes_like_a_recovery_without_recovering(monkeypatch, tx_type):
+    fork = get_fork("prague")
+    raw = txgen.sign("prague", KEY, nonce=3, to=TO, value=5, data=b"\x01\x00", gas=50_000, tx_type=tx_type,
+                     chain_id=1, eip155=True)
+    recovered = transactions.decode_signed(fork, raw, 1, 4)
+    assert recovered.error is None and recovered.sender == SENDER
+
+    def no_recovery(*args):
+        raise AssertionError("the sender was recovered again")
+
+    monkeypatch.setattr(transactions, "fast_sender", no_recovery)
+    reused = transactions.prepare_one(fork, raw, 1, 4, known_sender=recovered.sender)
+    assert (reused.sender, reused.tx.sender, reused.hash, reused.encoded, reused.type, reused.error, reused.index) == (
+        recovered.sender, recovered.sender, recovered.hash, recovered.encoded, recovered.type, None, 4)
+    assert reused.tx == recovered.tx
+
+
+def test_a_known_sender_does_not_excuse_a_static_error():
+    fork = get_fork("prague")
+    raw = txgen.sign("prague", KEY, nonce=0, to=TO, gas=20_000, tx_type=2, chain_id=1)  # below 21,000
+    recovered = transactions.decode_signed(fork, raw, 1)
+    reused = transactions.decode_signed(fork, raw, 1, known_sender=recovered.sender)
+    assert reused.error == recovered.error and reused.error.startswith("intrinsic gas too low")
+
+
+def test_install_notes_the_sender_of_another_workers_record():
+    memory = MVMemory(3, b"\xc0" * 20)
+    senders = {}
+    outcome = TxOutcome(status=TxStatus.SUCCESS, gas_used=21_000, sender=SENDER, gas_limit=21_000)
+    writes = WriteSet({SENDER: (1, 5, transactions.keccak(b""))}, {}, set(), {}, 7)
+    raw = p.encode_record(p.ExecutionRecord(p.TxVersion(2, 0), writes, {SENDER: None}, outcome, SENDER), 1)
+    install(memory, p.decode_record(raw, outcome=False), senders)
+    assert senders == {2: SENDER}
+    assert memory.latest_below(SENDER, 3) == (2, (1, 5, transactions.keccak(b"")))
+    install(memory, p.decode_record(p.encode_record(p.EstimateRecord(p.TxVersion(2, 0)), 1)), senders)
+    assert senders == {2: SENDER}  # an aborted incarnation's sender is still the transaction's sender
