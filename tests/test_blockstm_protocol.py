@@ -143,9 +143,10 @@ def test_block_messages_share_one_pickled_task():
 
 
 def test_worker_stats_breakdown_has_every_time_but_the_total():
-    stats = p.WorkerStats(seconds=9.0, setup_seconds=1.0, prepare_seconds=2.0, sync_seconds=3.0, idle_seconds=4.0)
+    stats = p.WorkerStats(seconds=9.0, setup_seconds=1.0, prepare_seconds=2.0, sync_seconds=3.0, idle_seconds=4.0,
+                          cpu_seconds=8.5)
     assert stats.breakdown() == {"setup_seconds": 1.0, "prepare_seconds": 2.0, "sync_seconds": 3.0,
-                                 "idle_seconds": 4.0}
+                                 "idle_seconds": 4.0, "cpu_seconds": 8.5}
 
 
 @pytest.mark.parametrize("wire", [(), ("done", 1, {}), (99,), (int(p.MessageKind.READY), 1), None,

@@ -229,11 +229,15 @@ class WorkerStats:
     sync_seconds: float = 0.0
     #: waiting for a task
     idle_seconds: float = 0.0
+    #: CPU time this worker process spent on the block (wall time on a busy machine is
+    #: not a worker's cost: the worker may have waited for a core)
+    cpu_seconds: float = 0.0
 
     def breakdown(self) -> Dict[str, float]:
-        """``{"setup_seconds": ..., ...}``: the time breakdown (without the total)."""
+        """``{"setup_seconds": ..., ...}``: the time breakdown (without the total), and the CPU time."""
         return {"setup_seconds": self.setup_seconds, "prepare_seconds": self.prepare_seconds,
-                "sync_seconds": self.sync_seconds, "idle_seconds": self.idle_seconds}
+                "sync_seconds": self.sync_seconds, "idle_seconds": self.idle_seconds,
+                "cpu_seconds": self.cpu_seconds}
 
 
 # -- socket messages --------------------------------------------------------------------------

@@ -119,6 +119,7 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
     from hyperion.evm.state import state_class_for
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     fork = FORKS[task.fork]
     env = task.env
     chain_id = task.chain_id
@@ -252,6 +253,7 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
     stats.decoded = len(prepared)
     stats.recovered = recovered
     stats.seconds = time.perf_counter() - started
+    stats.cpu_seconds = time.process_time() - cpu_started
     stats.prepare_seconds, stats.sync_seconds, stats.idle_seconds = prepare_ns / 1e9, sync_ns / 1e9, idle_ns / 1e9
     return stats
 
