@@ -150,10 +150,15 @@ def _encode_outcome(outcome: TxOutcome) -> tuple:
     )
 
 
+# the coordinator decodes an outcome per transaction in its serial fold: a dict lookup is
+# about 15 times cheaper than calling the enum
+_STATUS_BY_VALUE = {status.value: status for status in TxStatus}
+
+
 def _decode_outcome(wire: tuple, sender: Optional[bytes]) -> TxOutcome:
     status, gas_used, blob_gas_used, logs, return_data, contract, error, gas_limit, records = wire
     return TxOutcome(
-        status=TxStatus(status), gas_used=gas_used, blob_gas_used=blob_gas_used,
+        status=_STATUS_BY_VALUE[status], gas_used=gas_used, blob_gas_used=blob_gas_used,
         logs=tuple(Log(address=a, topics=t, data=d) for a, t, d in logs), return_data=return_data,
         contract_address=contract, error=error, sender=sender, gas_limit=gas_limit, inference_records=records,
     )
