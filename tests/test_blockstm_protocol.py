@@ -142,11 +142,11 @@ def test_block_messages_share_one_pickled_task():
     assert [p.decode_message(wire) for wire in wires] == [p.BlockMessage(sample_task(), base) for base in bases]
 
 
-def test_worker_stats_breakdown_has_every_time_but_the_total():
+def test_worker_stats_breakdown_has_every_figure_but_the_total():
     stats = p.WorkerStats(seconds=9.0, setup_seconds=1.0, prepare_seconds=2.0, sync_seconds=3.0, idle_seconds=4.0,
-                          cpu_seconds=8.5)
+                          cpu_seconds=8.5, decoded=12, recovered=10)
     assert stats.breakdown() == {"setup_seconds": 1.0, "prepare_seconds": 2.0, "sync_seconds": 3.0,
-                                 "idle_seconds": 4.0, "cpu_seconds": 8.5}
+                                 "idle_seconds": 4.0, "cpu_seconds": 8.5, "decoded": 12, "recovered": 10}
 
 
 @pytest.mark.parametrize("wire", [(), ("done", 1, {}), (99,), (int(p.MessageKind.READY), 1), None,

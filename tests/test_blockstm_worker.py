@@ -58,3 +58,37 @@ def test_install_notes_the_sender_of_another_workers_record():
     assert memory.latest_below(SENDER, 3) == (2, (1, 5, transactions.keccak(b"")))
     install(memory, p.decode_record(p.encode_record(p.EstimateRecord(p.TxVersion(2, 0)), 1)), senders)
     assert senders == {2: SENDER}  # an aborted incarnation's sender is still the transaction's sender
+
+
+def test_a_sender_record_reaches_the_other_workers():
+    memory = MVMemory(4, b"\xc0" * 20)
+    senders = {}
+    raw = p.encode_record(p.SenderRecord(3, SENDER), 1)
+    assert p.record_writer(raw) == 1 and p.decode_record(raw) == p.SenderRecord(3, SENDER)
+    assert install(memory, p.decode_record(raw, outcome=False), senders) is False
+    assert senders == {3: SENDER} and memory.latest_below(SENDER, 4) is None
+
+
+def test_every_sender_is_recovered_once_per_block_across_the_workers():
+    """Every transaction calls one counter and half of them share a sender: incarnations
+    stop on read dependencies and resume on either worker, yet each signature is
+    recovered once, and the result is the sequential one."""
+    from hyperion import ChainConfig, Engine
+    from tests.test_blockstm import block_env, build_batch, genesis
+
+    config = ChainConfig(system_contracts=True)
+    txs = build_batch([("counter", i, 0, 1) for i in range(40)], "high", config.chain_id)
+    with Engine.in_memory(chain_config=config) as sequential, Engine.in_memory(
+        chain_config=config, scheduler="blockstm", workers=2,
+        scheduler_options={"min_txs": 1, "contention_probe": 10**9, "check": True},
+    ) as parallel:
+        sequential.init_genesis(genesis())
+        parallel.init_genesis(genesis())
+        expected = sequential.execute(block_env(), txs)
+        got = parallel.execute(block_env(), txs)
+    assert got.stats.fallback is None, got.stats.fallback
+    assert got.state_root == expected.state_root and got.tx_results == expected.tx_results
+    assert all(r.status.value == "success" for r in got.tx_results)
+    assert got.stats.incarnations > len(txs)  # the block really re-executed transactions
+    assert got.stats.extra["worker_recovered"] == len(txs)
+    assert got.stats.extra["worker_decoded"] >= len(txs)

@@ -38,6 +38,7 @@ from hyperion.types import BlockEnv, Log, TxStatus
 
 __all__ = [
     "TxIdx", "TxIncarnation", "TxVersion", "Location", "ReadSet", "WriteSet", "ExecutionRecord", "EstimateRecord",
+    "SenderRecord",
     "Record", "encode_record", "decode_record", "record_writer", "MAX_WRITERS", "reads_match", "BlockTask", "LmdbBase", "MemoryBase", "StoreBase",
     "WorkerStats", "MessageKind", "BlockMessage", "WarmUp", "Stop", "Ready", "Warm", "Done", "Failed", "Message",
     "encode_message", "decode_message", "encode_block_messages", "ProtocolError",
@@ -92,14 +93,26 @@ class EstimateRecord:
     version: TxVersion
 
 
-Record = Union[ExecutionRecord, EstimateRecord]
+@dataclass(slots=True)
+class SenderRecord:
+    """The sender of transaction ``tx_idx``, recovered by an incarnation that stopped on a
+    read dependency before it had an :class:`ExecutionRecord` (which carries the sender)
+    to publish: whichever worker resumes the transaction does not recover it again."""
+
+    tx_idx: TxIdx
+    sender: bytes
+
+
+Record = Union[ExecutionRecord, EstimateRecord, SenderRecord]
 
 # wire: one byte, the writer (the worker that appended the record), then pickled
 #       (_EXECUTION, tx, incarnation, accounts, storage, wiped, codes, coinbase delta, reads, sender,
 #        outcome without its sender)
 #    or (_ESTIMATE, tx, incarnation)
+#    or (_SENDER, tx, sender)
 _EXECUTION = 0
 _ESTIMATE = 1
+_SENDER = 2
 #: writers fit the record's first byte
 MAX_WRITERS = 256
 
@@ -118,6 +131,8 @@ def encode_record(record: Record, writer: int = 0) -> bytes:
     elif type(record) is EstimateRecord:
         version = record.version
         wire = (_ESTIMATE, version.tx_idx, version.tx_incarnation)
+    elif type(record) is SenderRecord:
+        wire = (_SENDER, record.tx_idx, record.sender)
     else:
         raise ProtocolError(f"not a record: {record!r}")
     return bytes((writer,)) + pickle.dumps(wire, protocol=_PICKLE)
@@ -138,6 +153,8 @@ def decode_record(raw, outcome: bool = True) -> Record:
                                _decode_outcome(encoded, sender) if outcome else None, sender)
     if kind == _ESTIMATE:
         return EstimateRecord(TxVersion(wire[1], wire[2]))
+    if kind == _SENDER:
+        return SenderRecord(wire[1], wire[2])
     raise ProtocolError(f"unknown record kind {kind!r}")
 
 
@@ -239,10 +256,11 @@ class WorkerStats:
     cpu_seconds: float = 0.0
 
     def breakdown(self) -> Dict[str, float]:
-        """``{"setup_seconds": ..., ...}``: the time breakdown (without the total), and the CPU time."""
+        """What the coordinator adds up over the workers (``stats.extra["worker_<key>"]``):
+        the time breakdown (without the total), the CPU time and the decoding counts."""
         return {"setup_seconds": self.setup_seconds, "prepare_seconds": self.prepare_seconds,
                 "sync_seconds": self.sync_seconds, "idle_seconds": self.idle_seconds,
-                "cpu_seconds": self.cpu_seconds}
+                "cpu_seconds": self.cpu_seconds, "decoded": self.decoded, "recovered": self.recovered}
 
 
 # -- socket messages --------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from hyperion.scheduler.blockstm.protocol import (
     LmdbBase,
     Ready,
     Record,
+    SenderRecord,
     Stop,
     StoreBase,
     TxVersion,
@@ -96,6 +97,9 @@ class _Base:
 def install(memory: MVMemory, record: Record, senders: dict) -> bool:
     """Apply one record to the local replica and note its sender in ``senders`` (tx ->
     sender); -> whether it wrote a new location."""
+    if type(record) is SenderRecord:
+        senders[record.tx_idx] = record.sender
+        return False
     version = record.version
     if type(record) is ExecutionRecord:
         if record.sender is not None:
@@ -189,6 +193,9 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
                 write_set = accounts.take_write_set()
             except ReadDependency as dependency:
                 state = accounts = None
+                if item.sender is not None and tx not in senders:  # no record will carry it yet
+                    senders[tx] = item.sender
+                    scheduler.append(encode_record(SenderRecord(tx, item.sender), writer))
                 scheduler.count_incarnation(time.perf_counter_ns() - begun)
                 if scheduler.add_dependency(tx, dependency.blocking):
                     return NO_TASK, -1, -1
