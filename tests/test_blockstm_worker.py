@@ -92,3 +92,40 @@ def test_every_sender_is_recovered_once_per_block_across_the_workers():
     assert got.stats.incarnations > len(txs)  # the block really re-executed transactions
     assert got.stats.extra["worker_recovered"] == len(txs)
     assert got.stats.extra["worker_decoded"] >= len(txs)
+
+
+class CountingReader:
+    def __init__(self):
+        self.calls = 0
+
+    def read_account(self, address):
+        self.calls += 1
+        return None if address == TO else (1, 2, transactions.keccak(b""))
+
+    def read_storage(self, address, slot):
+        self.calls += 1
+        return slot * 3
+
+    def read_code(self, code_hash):
+        self.calls += 1
+        return b"\x60\x00"
+
+    def has_storage(self, address, excluded=()):
+        self.calls += 1
+        return bool(excluded)
+
+
+def test_the_block_base_answers_each_location_once():
+    """Validation re-reads what execution read: the second answer comes from the block base."""
+    from hyperion.scheduler.blockstm.worker import BlockBase
+
+    reader = CountingReader()
+    base = BlockBase(reader)
+    for _ in range(3):
+        assert base.read_account(TO) is None  # a missing account is kept too
+        assert base.read_account(SENDER) == (1, 2, transactions.keccak(b""))
+        assert base.read_storage(SENDER, 0) == 0 and base.read_storage(SENDER, 5) == 15
+        assert base.read_code(b"\x01" * 32) == b"\x60\x00"
+    assert reader.calls == 5
+    assert base.has_storage(SENDER, (1,)) is True and base.has_storage(SENDER) is False
+    assert reader.calls == 7  # asked with different exclusions each time: passed through

@@ -94,6 +94,47 @@ class _Base:
         return reader, view
 
 
+_MISSING = object()
+
+
+class BlockBase:
+    """The state below the block, each answer kept for the block.
+
+    It cannot change while the block runs, and validation reads again every location an
+    incarnation read: from here, a dict lookup instead of the store and the pending layers.
+    """
+
+    __slots__ = ("base", "accounts", "storage", "codes")
+
+    def __init__(self, base) -> None:
+        self.base = base
+        self.accounts = {}
+        self.storage = {}
+        self.codes = {}
+
+    def read_account(self, address):
+        value = self.accounts.get(address, _MISSING)
+        if value is _MISSING:
+            value = self.accounts[address] = self.base.read_account(address)
+        return value
+
+    def read_storage(self, address, slot):
+        key = (address, slot)
+        value = self.storage.get(key)
+        if value is None:
+            value = self.storage[key] = self.base.read_storage(address, slot)
+        return value
+
+    def read_code(self, code_hash):
+        code = self.codes.get(code_hash)
+        if code is None:
+            code = self.codes[code_hash] = self.base.read_code(code_hash)
+        return code
+
+    def has_storage(self, address, excluded=()):
+        return self.base.has_storage(address, excluded)
+
+
 def install(memory: MVMemory, record: Record, senders: dict) -> bool:
     """Apply one record to the local replica and note its sender in ``senders`` (tx ->
     sender); -> whether it wrote a new location."""
@@ -133,6 +174,7 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
     coinbase = env.coinbase
     memory = MVMemory(n, coinbase)
     store_reader, base = base_source.open(task, base_spec)
+    base = BlockBase(base)
     prepared = {}
     # senders other workers recovered (from their records): a transaction this worker
     # re-executes after another one is decoded again, but its signature is recovered once
