@@ -279,7 +279,8 @@ class ParallelScheduler:
             worker.conn.send(wire)
 
         problems = self._wait(n)
-        parallel_seconds = time.perf_counter() - started
+        finished_at = time.perf_counter()
+        parallel_seconds = finished_at - started
         # any worker that died or hung is replaced before the next block
         for i, worker in enumerate(self._workers):
             if not worker.alive() or worker.index in problems.get("replace", ()):
@@ -311,6 +312,7 @@ class ParallelScheduler:
             extra={
                 "parallel_seconds": parallel_seconds,
                 "fold_seconds": fold_seconds,
+                "tail_fold_seconds": fold_seconds,
                 "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,
                 "incarnations_per_tx": scheduler.header(core.H_INCARNATIONS) / n,
                 "parallel_prefix": accepted,
@@ -318,7 +320,7 @@ class ParallelScheduler:
                    if key != "seconds"},
             },
         )
-        return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats)
+        return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats, finished_at=finished_at)
 
     def _sequential(self, job: BlockJob, started: float, reason: str) -> BatchOutcome:
         transactions: list = []
