@@ -26,7 +26,7 @@ from hyperion.evm.receipts import (
 )
 from hyperion.scheduler import BlockJob, Scheduler
 from hyperion.state.pending import PendingChain
-from hyperion.state.trie.stateroot import RootUpdate, compute_state_root
+from hyperion.state.trie.stateroot import IncrementalStateRoot, RootUpdate, compute_state_root
 from hyperion.state.view import Overlay
 from hyperion.types import BlockEnv, BlockResult, ExecutionStats, StateDiff, TxResult
 
@@ -156,7 +156,8 @@ class BlockExecutor:
                        intermediate_root=intermediate_root, layers=state.diffs(),
                        ancestor_hashes=ancestors, head_root=state.head().state_root,
                        precompiles=tuple(config.extra_precompiles), deadline=deadline,
-                       receipts=ReceiptBuilder(fork))
+                       receipts=ReceiptBuilder(fork),
+                       root=IncrementalStateRoot(parent_root, record_before, node))
         batch = scheduler.run(job)
         if deadline is not None:  # Block-STM's parallel phase does not check it
             deadline.check()
@@ -184,7 +185,7 @@ class BlockExecutor:
         root_started = clock()
         diff = overlay.to_diff()
         t_diff = clock()
-        update = compute_state_root(parent_root, diff, record_before, node)
+        update = job.root.finish(diff, overlay.base)
         t_root = clock()
         stats.root_seconds = t_root - root_started
 

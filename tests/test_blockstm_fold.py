@@ -79,7 +79,7 @@ def make_fold(n, gas_limit=10**9, strict=False):
     processor = SimpleNamespace(env=SimpleNamespace(gas_limit=gas_limit, coinbase=COINBASE), max_blob_gas=0,
                                 fork=fork, chain_id=1)
     job = SimpleNamespace(
-        processor=processor, overlay=overlay, strict=strict, receipts=ReceiptBuilder(fork),
+        processor=processor, overlay=overlay, strict=strict, receipts=ReceiptBuilder(fork), root=None,
         light=lambda index: SimpleNamespace(index=index, type=2, hash=bytes([index]) * 32, encoded=b"tx%d" % index,
                                             sender=ALICE),
     )
@@ -152,11 +152,13 @@ def engines():
     alloc = genesis()
     sequential = Engine.in_memory(chain_config=config)
     sequential.init_genesis(alloc)
-    # production settings except the threshold and the contention stop: the fold trusts
+    # production settings except the threshold, the contention stop and a state-root step
+    # every 8 folded transactions (not every n/8, so that small blocks take several): the fold trusts
     # Block-STM after the workers finish (check=False), so only the early fold's own
     # check stands between a stale incarnation and the result
     parallel = Engine.in_memory(chain_config=config, scheduler="blockstm", workers=2,
-                                scheduler_options={"min_txs": 1, "contention_probe": 10**9, "check": False})
+                                scheduler_options={"min_txs": 1, "contention_probe": 10**9, "check": False,
+                                                   "root_every": 8})
     parallel.init_genesis(alloc)
     yield sequential, parallel
     sequential.close()
@@ -201,6 +203,7 @@ def test_a_long_hot_block_is_folded_partly_while_the_workers_run(engines):
     assert_same(expected, got)
     assert got.stats.aborts + got.stats.dependency_waits > 0
     assert got.stats.extra["overlap_folded_txs"] > 0
+    assert got.stats.extra["overlap_root_seconds"] > 0  # the state root was started early too
 
 
 def test_tail_stats_name_their_parts(engines):

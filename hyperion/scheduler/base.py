@@ -13,6 +13,7 @@ from typing import Callable, List, Optional, Protocol, Sequence, Tuple
 from hyperion.evm.processor import BlockProcessor, TxOutcome
 from hyperion.evm.receipts import ReceiptBuilder
 from hyperion.evm.transactions import PreparedTx, light_prepare, prepare_one
+from hyperion.state.trie.stateroot import IncrementalStateRoot
 from hyperion.state.view import Overlay
 from hyperion.types import ExecutionStats
 
@@ -40,6 +41,8 @@ class BlockJob:
     #: receipts built as transactions become final: a scheduler may add its first
     #: transactions here in order (Block-STM does while its workers run); the block adds the rest
     receipts: Optional[ReceiptBuilder] = None
+    #: the block's state root, which a scheduler may start on its settled prefix
+    root: Optional[IncrementalStateRoot] = None
 
     def prepare(self, index: int) -> PreparedTx:
         """Decode input ``index`` (and recover its sender)."""

@@ -105,6 +105,7 @@ class ParallelScheduler:
         check: Optional[bool] = None,
         stop_timeout: float = 10.0,
         start_timeout: float = 120.0,
+        root_every: Optional[int] = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -118,6 +119,8 @@ class ParallelScheduler:
         #: re-validate every folded transaction against the sequential state (tests)
         self.check = bool(int(os.environ.get("HYPERION_BLOCKSTM_CHECK", "0"))) if check is None else check
         self.stop_timeout = stop_timeout
+        #: early state-root step every this many transactions folded (None: max(256, n / 8))
+        self.root_every = root_every
         self.start_timeout = start_timeout
         self._store = None
         self._segment: Optional[shared_memory.SharedMemory] = None
@@ -277,7 +280,7 @@ class ParallelScheduler:
             worker.conn.send(wire)
 
         # the fold starts on the settled prefix while the workers run (fold.py)
-        fold = InOrderFold(job, scheduler, n)
+        fold = InOrderFold(job, scheduler, n, self.root_every)
         problems = self._wait(n, fold.advance)
         finished_at = time.perf_counter()
         parallel_seconds = finished_at - started
@@ -313,6 +316,7 @@ class ParallelScheduler:
                 # the fold: of the settled prefix while the workers ran, then of the rest
                 "overlap_fold_seconds": fold.early_seconds,
                 "overlap_folded_txs": fold.early,
+                "overlap_root_seconds": fold.root_seconds,
                 "fold_seconds": fold.early_seconds + fold_seconds,
                 "tail_fold_seconds": fold_seconds,
                 "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,

@@ -19,6 +19,13 @@ change, because it is the folded prefix itself.  A record that does not match is
 (a lower transaction was re-executed since); the fold waits for a newer incarnation and
 never re-checks a record it rejected.
 
+**The state root starts early too.**  Every ``max(256, n / 8)`` transactions folded early
+(``root_every``),
+the accounts and slots they wrote go to the block's
+:class:`~hyperion.state.trie.stateroot.IncrementalStateRoot` (``job.root``), which updates
+the trie with their current values; after the last transaction only what changed since
+remains (docs/blockstm.md#where-the-time-goes).
+
 What parallel execution cannot know stays where it was: the block gas and blob gas limits
 and a strict block's first invalid transaction are judged when the workers are done
 (:meth:`InOrderFold.finish`), so the early fold stops in front of them.
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Set, Tuple
 
 from hyperion.errors import InvalidTransactionError
 from hyperion.scheduler.base import BlockJob
@@ -41,7 +48,7 @@ log = logging.getLogger("hyperion.blockstm")
 class InOrderFold:
     """Folds one block's records into ``job.overlay`` in order; see the module docstring."""
 
-    def __init__(self, job: BlockJob, scheduler, n: int) -> None:
+    def __init__(self, job: BlockJob, scheduler, n: int, root_every: Optional[int] = None) -> None:
         self.job = job
         self.scheduler = scheduler
         self.n = n
@@ -54,6 +61,13 @@ class InOrderFold:
         #: transactions folded while the workers ran, and the seconds that took
         self.early = 0
         self.early_seconds = 0.0
+        #: seconds of state-root work done while the workers ran
+        self.root_seconds = 0.0
+        #: what the transactions folded since the last state-root step wrote
+        self._addresses: Set[bytes] = set()
+        self._slots: Dict[bytes, Set[int]] = {}
+        self._unrooted = 0
+        self._root_every = max(256, n // 8) if root_every is None else root_every
         self._position = 0  # byte offset of the first log record not read yet
         self._latest: Dict[TxIdx, ExecutionRecord] = {}
         self._rejected: Tuple[int, int] = (-1, -1)  # (tx, incarnation) whose reads were stale
@@ -95,6 +109,12 @@ class InOrderFold:
                 break
             self._apply(record)
         self.early += self.next - folded
+        self._unrooted += self.next - folded
+        if job.root is not None and self._unrooted >= self._root_every:
+            root_started = time.perf_counter()
+            job.root.advance(overlay, self._addresses, self._slots)
+            self.root_seconds += time.perf_counter() - root_started
+            self._addresses, self._slots, self._unrooted = set(), {}, 0
         self.early_seconds += time.perf_counter() - started
 
     def finish(self, normal: bool, check: bool) -> Optional[str]:
@@ -140,8 +160,19 @@ class InOrderFold:
         if outcome.status is not TxStatus.INVALID:
             writes = record.write_set
             job.overlay.apply(writes)
+            addresses = self._addresses
+            addresses.update(writes.accounts)
+            addresses.update(writes.wiped)
+            for address, slots in writes.storage.items():
+                touched = self._slots.get(address)
+                if touched is None:
+                    self._slots[address] = set(slots)
+                else:
+                    touched.update(slots)
             if writes.coinbase_delta:
-                job.overlay.credit(job.processor.env.coinbase, writes.coinbase_delta)
+                coinbase = job.processor.env.coinbase
+                job.overlay.credit(coinbase, writes.coinbase_delta)
+                addresses.add(coinbase)
             self.gas_used += outcome.gas_used
             self.blob_gas_used += outcome.blob_gas_used
         prepared = job.light(index)
