@@ -81,12 +81,14 @@ def run(workloads: List[str], txs: int, rounds: int, workers: int) -> None:
                     if seq.state_root != par.state_root or seq.tx_results != par.tx_results:
                         raise AssertionError(f"{workload}: Block-STM result differs from sequential")
                     extra = par.stats.extra
-                    row.update({key: extra.get(key, 0.0) for key in ("parallel_seconds", "tail_seconds", *TAIL_KEYS)})
+                    row.update({key: extra.get(key, 0.0) for key in ("parallel_seconds", "tail_seconds", *TAIL_KEYS,
+                                                                     "diff_seconds", "overlap_folded_txs")})
                     row["fallback"] = par.stats.fallback
                     print(f"{workload:5} round {round_}: seq {ms(row['seq'])} ms  par {ms(row['par'])} ms "
                           f"(x{row['seq'] / row['par']:.2f})  parallel {ms(row['parallel_seconds'])}  tail "
                           f"{ms(row['tail_seconds'])} = " + " + ".join(
                               f"{key[5:-8]} {ms(row[key]).strip()}" for key in TAIL_KEYS)
+                          + f" (diff {ms(row['diff_seconds']).strip()}); folded early {row['overlap_folded_txs']:.0f}"
                           + (f"  fallback: {row['fallback']}" if row["fallback"] else ""), flush=True)
                     if round_:
                         rows[workload].append(row)

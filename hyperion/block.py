@@ -136,6 +136,7 @@ class BlockExecutor:
         processor = BlockProcessor(fork, config.chain_id, env, state.ancestor_hash, state_class)
         t_prepared = clock()
         overlay = Overlay(state.reader())
+        root = IncrementalStateRoot(parent_root, record_before, node, overlay.base)
 
         pre_state = processor.new_state(overlay)
         processor.apply_pre_block(pre_state)
@@ -157,7 +158,7 @@ class BlockExecutor:
                        ancestor_hashes=ancestors, head_root=state.head().state_root,
                        precompiles=tuple(config.extra_precompiles), deadline=deadline,
                        receipts=ReceiptBuilder(fork),
-                       root=IncrementalStateRoot(parent_root, record_before, node))
+                       root=root)
         batch = scheduler.run(job)
         if deadline is not None:  # Block-STM's parallel phase does not check it
             deadline.check()
@@ -183,9 +184,9 @@ class BlockExecutor:
             account_db(post_state).lock_changes()
 
         root_started = clock()
-        diff = overlay.to_diff()
+        diff = overlay.to_diff(root)  # pre-block values the early root steps read are not read again
         t_diff = clock()
-        update = job.root.finish(diff, overlay.base)
+        update = root.finish(diff)
         t_root = clock()
         stats.root_seconds = t_root - root_started
 

@@ -92,15 +92,16 @@ def test_incremental_root_equals_the_root_from_the_final_diff(genesis, chunks, n
                            {a: dict(slots) for a, (_, slots) in genesis.items()})
 
     overlay = Overlay(reader)
-    incremental = IncrementalStateRoot(base_update.root, records.get, table.get)
+    incremental = IncrementalStateRoot(base_update.root, records.get, table.get, overlay.base)
     for chunk in chunks[:-1]:
         addresses, slots = apply_chunk(overlay, chunk)
         incremental.advance(overlay, addresses, slots)
     apply_chunk(overlay, chunks[-1])
-    diff = overlay.to_diff()
+    diff = overlay.to_diff(incremental)
+    assert diff == overlay.to_diff()  # the root's remembering reader reads the pre-block state
 
     expected = compute_state_root(base_update.root, diff, records.get, table.get)
-    got = incremental.finish(diff, overlay.base)
+    got = incremental.finish(diff)
     assert got.root == expected.root
     assert got.records == expected.records
     assert got.wiped == expected.wiped
@@ -129,13 +130,13 @@ def test_a_block_advanced_early_takes_the_incremental_path():
     base = compute_state_root(BLANK_ROOT, start, lambda x: None, lambda k: None)
     table = {k: v for k, v in base.nodes.items() if v is not None}
     overlay = Overlay(GenesisReader({a: (0, 100, EMPTY_CODE_HASH), b: (0, 0, CODE)}, {b: {1: 5}}))
-    incremental = IncrementalStateRoot(base.root, base.records.get, table.get)
+    incremental = IncrementalStateRoot(base.root, base.records.get, table.get, overlay.base)
     overlay.apply(WriteSet({a: (1, 90, EMPTY_CODE_HASH)}, {b: {1: 6, 2: 7}}, set(), {}))
     incremental.advance(overlay, {a}, {b: {1, 2}})
     assert incremental.steps == 1 and incremental.root != base.root
     overlay.apply(WriteSet({a: (2, 80, EMPTY_CODE_HASH)}, {b: {1: 5}}, set(), {}))  # slot 1 back to 5
-    diff = overlay.to_diff()
-    got = incremental.finish(diff, overlay.base)
+    diff = overlay.to_diff(incremental)
+    got = incremental.finish(diff)
     assert got.root == compute_state_root(base.root, diff, base.records.get, table.get).root
 
 
@@ -146,12 +147,12 @@ def test_an_account_written_early_and_restored_later_leaves_the_trie_as_it_was()
     base = compute_state_root(BLANK_ROOT, start, lambda x: None, lambda k: None)
     table = {k: v for k, v in base.nodes.items() if v is not None}
     overlay = Overlay(GenesisReader({a: (0, 100, EMPTY_CODE_HASH), b: (0, 0, CODE)}, {}))
-    incremental = IncrementalStateRoot(base.root, base.records.get, table.get)
+    incremental = IncrementalStateRoot(base.root, base.records.get, table.get, overlay.base)
     overlay.apply(WriteSet({a: (1, 90, EMPTY_CODE_HASH), b: (0, 10, CODE)}, {}, set(), {}))
     incremental.advance(overlay, {a, b}, {})
     overlay.apply(WriteSet({a: (0, 100, EMPTY_CODE_HASH)}, {}, set(), {}))  # a as before the block
-    diff = overlay.to_diff()
+    diff = overlay.to_diff(incremental)
     assert a not in diff.accounts
-    got = incremental.finish(diff, overlay.base)
+    got = incremental.finish(diff)
     assert got.root == compute_state_root(base.root, diff, base.records.get, table.get).root
     assert set(got.records) == {b}

@@ -197,12 +197,17 @@ class IncrementalStateRoot:
     an account the trie created, is computed from scratch by :func:`compute_state_root`
     (storage-trie prefixes then go whole, which only that path does).
 
-    ``accounts_before`` answers are cached: the records of accounts advanced early are
-    read while the workers run, not in the serial tail.
+    It is also a reader of the pre-block state (``base``) that remembers what it read: the
+    early steps read the pre-block accounts, records and slots while the workers run, and the serial tail's net diff
+    (``Overlay.to_diff(base=...)``) and :meth:`finish` find them here instead of reading
+    them again.
     """
 
-    def __init__(self, prev_root: bytes, accounts_before: AccountLookup, nodes: NodeLookup) -> None:
+    def __init__(self, prev_root: bytes, accounts_before: AccountLookup, nodes: NodeLookup, base) -> None:
         self.prev_root = prev_root
+        self.base = base
+        self._base_accounts: Dict[bytes, Optional[Tuple[int, int, bytes]]] = {}
+        self._base_slots: Dict[Tuple[bytes, int], int] = {}
         self.root = prev_root
         self._lookup_before = accounts_before
         self._before: Dict[bytes, Optional[Tuple[int, int, bytes, bytes]]] = {}
@@ -223,6 +228,28 @@ class IncrementalStateRoot:
             record = self._before[address] = self._lookup_before(address)
             return record
 
+    # -- the pre-block state, as a reader (hyperion.state.view) ------------------------------
+    def read_account(self, address: bytes) -> Optional[Tuple[int, int, bytes]]:
+        try:
+            return self._base_accounts[address]
+        except KeyError:
+            account = self._base_accounts[address] = self.base.read_account(address)
+            return account
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        key = (address, slot)
+        try:
+            return self._base_slots[key]
+        except KeyError:
+            value = self._base_slots[key] = self.base.read_storage(address, slot)
+            return value
+
+    def has_storage(self, address: bytes, excluded: Iterable[int] = ()) -> bool:
+        return self.base.has_storage(address, excluded)
+
+    def read_code(self, code_hash: bytes) -> bytes:
+        return self.base.read_code(code_hash)
+
     def _load(self, key: bytes) -> Optional[bytes]:
         writes = self._writes
         if key in writes:
@@ -232,8 +259,8 @@ class IncrementalStateRoot:
     def advance(self, state, addresses: Iterable[bytes], slots: Dict[bytes, Set[int]]) -> None:
         """Apply ``state``'s current values of ``addresses`` and of the storage ``slots``.
 
-        ``state`` is the block's :class:`~hyperion.state.view.Overlay` (its ``base`` is the
-        pre-block state).  Deleted accounts and wiped storage are left to :meth:`finish`.
+        ``state`` is the block's :class:`~hyperion.state.view.Overlay`.  Deleted accounts and
+        wiped storage are left to :meth:`finish`.
         """
         gc_was_enabled = gc.isenabled()
         gc.disable()
@@ -253,6 +280,7 @@ class IncrementalStateRoot:
             account = state.read_account(address)
             if account is None or address in state.wiped:
                 continue
+            self.read_account(address)  # for the net diff, read now rather than in the tail
             hashed = keccak256(address)
             leaf = self._leaves.get(address)
             if leaf is not None:
@@ -267,7 +295,7 @@ class IncrementalStateRoot:
                 for slot in written:
                     value = state.read_storage(address, slot)
                     # the trie holds ``held[slot]``, else the pre-block value
-                    current = held[slot] if slot in held else state.base.read_storage(address, slot)
+                    current = held[slot] if slot in held else self.read_storage(address, slot)
                     if value != current:
                         items.append((keccak256(slot.to_bytes(32, "big")),
                                       mpt.encode_storage_value(value) if value else None))
@@ -282,8 +310,8 @@ class IncrementalStateRoot:
         self.root = update_trie(self.root, ACCOUNT_TRIE, account_items, self._load, self._writes)
         self.steps += 1
 
-    def finish(self, diff: StateDiff, base) -> RootUpdate:
-        """The block's :class:`RootUpdate` for its final ``diff`` (``base``: the pre-block reader)."""
+    def finish(self, diff: StateDiff) -> RootUpdate:
+        """The block's :class:`RootUpdate` for its final ``diff``."""
         if not self._leaves:
             return compute_state_root(self.prev_root, diff, self.before, self._nodes)
         if diff.wiped or any(value is None for value in diff.accounts.values()):
@@ -300,7 +328,7 @@ class IncrementalStateRoot:
             changed = delta.storage.setdefault(address, {})
             for slot, value in held.items():
                 if slot not in final:
-                    original = base.read_storage(address, slot)
+                    original = self.read_storage(address, slot)
                     if original != value:
                         changed[slot] = original
         delta.storage = {address: slots for address, slots in delta.storage.items() if slots}
