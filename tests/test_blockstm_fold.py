@@ -220,3 +220,23 @@ def test_tail_stats_name_their_parts(engines):
         # the measured parts lie inside the tail, which starts when the last transaction ran
         assert 0 < sum(measured) <= extra["tail_seconds"]
     assert result.stats.extra["parallel_seconds"] > 0
+
+
+def test_an_error_in_the_early_fold_stops_the_block_and_leaves_the_pool_usable(engines, monkeypatch):
+    sequential, parallel = engines
+    chain_id = ChainConfig().chain_id
+    txs = build_batch([("store", i, i % 4, i) for i in range(40)], "low", chain_id)
+
+    def broken(self):
+        raise RuntimeError("fold bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(InOrderFold, "advance", broken)
+        with pytest.raises(RuntimeError, match="fold bug"):
+            parallel.execute(block_env(), txs)
+    # the workers were stopped and waited for: the next block runs in parallel and is exact
+    expected = sequential.execute(block_env(), txs)
+    got = parallel.execute(block_env(), txs)
+    sequential.discard(expected)
+    parallel.discard(got)
+    assert_same(expected, got)

@@ -288,6 +288,8 @@ class ParallelScheduler:
         for i, worker in enumerate(self._workers):
             if not worker.alive() or worker.index in problems.get("replace", ()):
                 self._workers[i] = self._restart(worker)
+        if problems["error"] is not None:
+            raise problems["error"]
 
         fold_started = time.perf_counter()
         normal = bool(scheduler.header(core.H_DONE)) and not problems["reasons"]
@@ -372,7 +374,9 @@ class ParallelScheduler:
         """Wait for every worker to report; stop the block early on failure or contention.
 
         ``while_waiting`` runs between polls (the early fold): the coordinator's own work
-        overlaps the workers'."""
+        overlaps the workers'.  Should it raise, the block is stopped, the workers are
+        waited for as usual and the error is returned (``"error"``) for the caller to raise
+        once the pool is whole again."""
         scheduler = self._scheduler
         waiting = {worker.index: worker for worker in self._workers}
         reasons: List[str] = []
@@ -380,8 +384,14 @@ class ParallelScheduler:
         #: summed over the workers: setup, decoding + sender recovery, replica sync, idle
         worker_seconds: Dict[str, float] = {}
         stop_deadline = None
+        error: Optional[BaseException] = None
         while waiting:
-            while_waiting()
+            if error is None:
+                try:
+                    while_waiting()
+                except BaseException as exc:
+                    error = exc
+                    scheduler.set_flag(core.H_STOP, 1)
             ready = connection.wait([w.conn for w in waiting.values()], timeout=0.005)
             for obj in ready:
                 worker = next((w for w in waiting.values() if obj is w.conn), None)
@@ -427,7 +437,7 @@ class ParallelScheduler:
                         scheduler.set_flag(core.H_STOP, 1)
         if scheduler.header(core.H_OVERFLOW):
             reasons.append("the shared record log or dependency arena is full")
-        return {"reasons": reasons, "replace": replace, "worker_seconds": worker_seconds}
+        return {"reasons": reasons, "replace": replace, "worker_seconds": worker_seconds, "error": error}
 
 
 def _cleanup(name: str, lock_path: str) -> None:
