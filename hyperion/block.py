@@ -17,10 +17,16 @@ from hyperion.evm.forks import Fork
 from hyperion.evm.header import block_hash as compute_block_hash
 from hyperion.evm.header import header_fields
 from hyperion.evm.processor import BlockException, BlockProcessor, account_db
-from hyperion.evm.receipts import assemble_results, ordered_trie_root, requests_hash, withdrawals_root
+from hyperion.evm.receipts import (
+    ReceiptBuilder,
+    assemble_results,
+    ordered_trie_root,
+    requests_hash,
+    withdrawals_root,
+)
 from hyperion.scheduler import BlockJob, Scheduler
 from hyperion.state.pending import PendingChain
-from hyperion.state.trie.stateroot import RootUpdate, compute_state_root
+from hyperion.state.trie.stateroot import IncrementalStateRoot, RootUpdate, compute_state_root
 from hyperion.state.view import Overlay
 from hyperion.types import BlockEnv, BlockResult, ExecutionStats, StateDiff, TxResult
 
@@ -130,6 +136,7 @@ class BlockExecutor:
         processor = BlockProcessor(fork, config.chain_id, env, state.ancestor_hash, state_class)
         t_prepared = clock()
         overlay = Overlay(state.reader())
+        root = IncrementalStateRoot(parent_root, record_before, node, overlay.base)
 
         pre_state = processor.new_state(overlay)
         processor.apply_pre_block(pre_state)
@@ -149,7 +156,9 @@ class BlockExecutor:
         job = BlockJob(processor=processor, inputs=list(transactions), overlay=overlay, strict=strict,
                        intermediate_root=intermediate_root, layers=state.diffs(),
                        ancestor_hashes=ancestors, head_root=state.head().state_root,
-                       precompiles=tuple(config.extra_precompiles), deadline=deadline)
+                       precompiles=tuple(config.extra_precompiles), deadline=deadline,
+                       receipts=ReceiptBuilder(fork),
+                       root=root)
         batch = scheduler.run(job)
         if deadline is not None:  # Block-STM's parallel phase does not check it
             deadline.check()
@@ -157,7 +166,7 @@ class BlockExecutor:
         t_txs = clock()
 
         results, encoded_txs, receipts, gas_used, blob_gas_used, bloom = assemble_results(
-            batch.transactions, batch.outcomes, fork, batch.intermediate_roots
+            batch.transactions, batch.outcomes, fork, batch.intermediate_roots, job.receipts
         )
         # in transaction order, from the outcomes the scheduler kept (final executions only)
         inference_records = [record for outcome in batch.outcomes for record in outcome.inference_records]
@@ -175,15 +184,16 @@ class BlockExecutor:
             account_db(post_state).lock_changes()
 
         root_started = clock()
-        diff = overlay.to_diff()
+        diff = overlay.to_diff(root)  # pre-block values the early root steps read are not read again
         t_diff = clock()
-        update = compute_state_root(parent_root, diff, record_before, node)
+        update = root.finish(diff)
         t_root = clock()
         stats.root_seconds = t_root - root_started
 
         logs_bloom = int(bloom).to_bytes(256, "big")
         transactions_root = ordered_trie_root(encoded_txs)
         receipts_root = ordered_trie_root(receipts)
+        t_receipt_roots = clock()
         w_root = withdrawals_root(env.withdrawals) if fork.has_withdrawals else None
         r_hash = requests_hash(requests) if fork.has_requests else None
         fields = header_fields(
@@ -199,11 +209,24 @@ class BlockExecutor:
         )
         # where the time went (seconds); ``execution_seconds`` is the transaction loop
         stats.extra.setdefault("prepare_seconds", 0.0)  # decoding + sender recovery (set by the scheduler)
+        finished = clock()
+        # the serial tail: from the last transaction having run (for Block-STM, the workers
+        # being done) to the result; docs/blockstm.md#where-the-time-goes names the parts
+        tail_started = batch.finished_at or t_txs
+        tail_receipts = (t_assembled - t_txs) + (t_receipt_roots - t_root)
+        tail_fold = stats.extra.get("tail_fold_seconds", 0.0)
         stats.extra.update(
             pre_block_seconds=t_pre_block - t_prepared,  # EIP-4788 / EIP-2935 system calls
             post_block_seconds=root_started - t_assembled,  # withdrawals, requests, rewards
             diff_seconds=t_diff - root_started,  # net state diff (part of root_seconds)
             # receipts, bloom, transactions / receipts roots, header
-            summary_seconds=(t_assembled - t_txs) + (clock() - t_root),
+            summary_seconds=(t_assembled - t_txs) + (finished - t_root),
+            tail_seconds=finished - tail_started,
+            tail_fold_seconds=tail_fold,
+            tail_receipts_seconds=tail_receipts,
+            tail_root_seconds=t_root - root_started,
+        )
+        stats.extra["tail_other_seconds"] = max(
+            0.0, stats.extra["tail_seconds"] - tail_fold - tail_receipts - stats.root_seconds
         )
         return output

@@ -1,8 +1,8 @@
 """What a block's header commits to besides the state: receipts, bloom and body roots.
 
-:func:`assemble_results` gives each included transaction its receipt position, cumulative
+:class:`ReceiptBuilder` gives each included transaction its receipt position, cumulative
 gas and log index (invalid transactions take none, docs/design.md §7) and encodes the
-receipts; the other helpers compute the header's transactions / receipts / withdrawals
+receipts, one transaction at a time; :func:`assemble_results` completes it; the other helpers compute the header's transactions / receipts / withdrawals
 roots, logs bloom and EIP-7685 requests hash.
 """
 from __future__ import annotations
@@ -95,51 +95,85 @@ def withdrawals_root(withdrawals) -> bytes:
     return ordered_trie_root([rlp.encode([w.index, w.validator_index, w.address, w.amount]) for w in withdrawals])
 
 
+class ReceiptBuilder:
+    """Receipts, results, bloom and gas of a block, built one transaction at a time, in order.
+
+    Each included transaction gets its receipt position, cumulative gas and first log index;
+    an invalid one gets none (docs/design.md §7).  A scheduler may feed it as transactions
+    become final (Block-STM does, while its workers still run); :func:`assemble_results`
+    feeds it whatever is left.
+    """
+
+    __slots__ = ("fork", "results", "encoded_txs", "receipts", "cumulative", "blob_gas", "log_index", "bloom")
+
+    def __init__(self, fork: Fork) -> None:
+        self.fork = fork
+        self.results: List[TxResult] = []
+        self.encoded_txs: List[bytes] = []
+        self.receipts: List[bytes] = []
+        self.cumulative = 0
+        self.blob_gas = 0
+        self.log_index = 0
+        self.bloom = 0
+
+    def __len__(self) -> int:
+        """Transactions added so far (included or not)."""
+        return len(self.results)
+
+    def add(self, p: PreparedTx, outcome: TxOutcome, post_state: Optional[bytes] = None) -> None:
+        """Add the next transaction; ``post_state`` is its intermediate state root (pre-Byzantium)."""
+        if outcome.status is TxStatus.INVALID:
+            self.results.append(
+                TxResult(index=p.index, status=outcome.status, tx_hash=p.hash, sender=outcome.sender or p.sender,
+                         error=outcome.error, tx_type=p.type)
+            )
+            return
+        position = len(self.receipts)
+        self.cumulative = cumulative = self.cumulative + outcome.gas_used
+        self.blob_gas += outcome.blob_gas_used
+        if self.fork.has_status_receipts:
+            status_field = b"\x01" if outcome.status is TxStatus.SUCCESS else b""
+        else:
+            status_field = post_state
+        logs = outcome.logs
+        tx_bloom = bloom_bits(logs) if logs else 0
+        self.receipts.append(encode_receipt(p.type, status_field, cumulative, logs, tx_bloom))
+        self.encoded_txs.append(p.encoded)
+        self.bloom |= tx_bloom
+        self.results.append(
+            TxResult(
+                index=p.index, status=outcome.status, tx_hash=p.hash, sender=outcome.sender or p.sender,
+                receipt_index=position,
+                gas_used=outcome.gas_used, cumulative_gas_used=cumulative, blob_gas_used=outcome.blob_gas_used,
+                logs=logs, first_log_index=self.log_index, return_data=outcome.return_data,
+                contract_address=outcome.contract_address, error=outcome.error, tx_type=p.type,
+                post_state=None if self.fork.has_status_receipts else status_field,
+            )
+        )
+        self.log_index += len(logs)
+
+
 def assemble_results(
     prepared: Sequence[PreparedTx],
     outcomes: Sequence[TxOutcome],
     fork: Fork,
     intermediate_roots: Optional[Sequence[bytes]] = None,
+    builder: Optional[ReceiptBuilder] = None,
 ) -> Tuple[List[TxResult], List[bytes], List[bytes], int, int, BloomFilter]:
     """Give each included transaction its receipt position, cumulative gas and log index.
 
+    ``builder`` may already hold the first ``len(builder)`` transactions (added as they
+    became final); the rest are added here.  ``intermediate_roots`` holds one root per
+    included transaction (pre-Byzantium receipts).
     Returns (tx results, encoded txs, encoded receipts, gas used, blob gas used, bloom).
     """
-    results: List[TxResult] = []
-    encoded_txs: List[bytes] = []
-    receipts: List[bytes] = []
-    cumulative = 0
-    blob_gas = 0
-    log_index = 0
-    bloom = 0
-    position = 0
-    for p, outcome in zip(prepared, outcomes):
-        if outcome.status is TxStatus.INVALID:
-            results.append(
-                TxResult(index=p.index, status=outcome.status, tx_hash=p.hash, sender=outcome.sender or p.sender,
-                         error=outcome.error, tx_type=p.type)
-            )
-            continue
-        cumulative += outcome.gas_used
-        blob_gas += outcome.blob_gas_used
-        if fork.has_status_receipts:
-            status_field = b"\x01" if outcome.status is TxStatus.SUCCESS else b""
-        else:
-            status_field = intermediate_roots[position]
-        tx_bloom = bloom_bits(outcome.logs) if outcome.logs else 0
-        receipts.append(encode_receipt(p.type, status_field, cumulative, outcome.logs, tx_bloom))
-        encoded_txs.append(p.encoded)
-        bloom |= tx_bloom
-        results.append(
-            TxResult(
-                index=p.index, status=outcome.status, tx_hash=p.hash, sender=outcome.sender or p.sender,
-                receipt_index=position,
-                gas_used=outcome.gas_used, cumulative_gas_used=cumulative, blob_gas_used=outcome.blob_gas_used,
-                logs=outcome.logs, first_log_index=log_index, return_data=outcome.return_data,
-                contract_address=outcome.contract_address, error=outcome.error, tx_type=p.type,
-                post_state=None if fork.has_status_receipts else status_field,
-            )
-        )
-        log_index += len(outcome.logs)
-        position += 1
-    return results, encoded_txs, receipts, cumulative, blob_gas, BloomFilter(bloom)
+    if builder is None:
+        builder = ReceiptBuilder(fork)
+    for index in range(len(builder), len(outcomes)):
+        outcome = outcomes[index]
+        post_state = None
+        if not fork.has_status_receipts and outcome.status is not TxStatus.INVALID:
+            post_state = intermediate_roots[len(builder.receipts)]
+        builder.add(prepared[index], outcome, post_state)
+    b = builder
+    return b.results, b.encoded_txs, b.receipts, b.cumulative, b.blob_gas, BloomFilter(b.bloom)

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Protocol, Sequence, Tuple
 
 from hyperion.evm.processor import BlockProcessor, TxOutcome
+from hyperion.evm.receipts import ReceiptBuilder
 from hyperion.evm.transactions import PreparedTx, light_prepare, prepare_one
+from hyperion.state.trie.stateroot import IncrementalStateRoot
 from hyperion.state.view import Overlay
 from hyperion.types import ExecutionStats
 
@@ -36,6 +38,11 @@ class BlockJob:
     #: a :class:`~hyperion.deadline.Deadline` checked between transactions (None: none);
     #: in-process only, workers never see it
     deadline: Optional[object] = None
+    #: receipts built as transactions become final: a scheduler may add its first
+    #: transactions here in order (Block-STM does while its workers run); the block adds the rest
+    receipts: Optional[ReceiptBuilder] = None
+    #: the block's state root, which a scheduler may start on its settled prefix
+    root: Optional[IncrementalStateRoot] = None
 
     def prepare(self, index: int) -> PreparedTx:
         """Decode input ``index`` (and recover its sender)."""
@@ -54,6 +61,9 @@ class BatchOutcome:
     outcomes: List[TxOutcome]
     stats: ExecutionStats
     intermediate_roots: List[bytes] = field(default_factory=list)
+    #: ``time.perf_counter()`` when the last transaction had run (the workers were done):
+    #: where the block's serial tail starts.  Reporting only.
+    finished_at: float = 0.0
 
 
 class Scheduler(Protocol):

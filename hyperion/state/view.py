@@ -103,9 +103,13 @@ class Overlay:
         nonce, balance, code_hash = account if account is not None else (0, 0, EMPTY_CODE_HASH)
         self.accounts[address] = (nonce, balance + amount, code_hash)
 
-    def to_diff(self) -> StateDiff:
-        """The net change, without entries that ended where they started."""
-        base = self.base
+    def to_diff(self, base: Optional[StateReader] = None) -> StateDiff:
+        """The net change, without entries that ended where they started.
+
+        ``base``: a reader of the same state as ``self.base`` to compare with (one that has
+        already read most of it, e.g. the block's incremental state root)."""
+        if base is None:
+            base = self.base
         accounts = {}
         for address, value in self.accounts.items():
             if value != base.read_account(address):

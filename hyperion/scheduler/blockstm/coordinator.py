@@ -5,9 +5,11 @@ it resets the shared scheduler (``hyperion.scheduler.blockstm.shared``), sends e
 once, and waits.  What it sends and receives, and the records it folds, are the typed
 messages and records of ``hyperion.scheduler.blockstm.protocol``.  Workers pull execution and validation tasks from the shared counters,
 execute on a local multi-version-memory replica fed by the shared record log, and stop
-when the scheduler is done.  The coordinator then folds the final write-set of each
-transaction into the block overlay *in order*, re-checking what Block-STM cannot know
-in parallel (the block gas limit, which depends on the gas earlier transactions used).
+when the scheduler is done.  Meanwhile the coordinator folds the write-set of each
+transaction into the block overlay *in order*, as far as the prefix is settled, and
+builds its receipt (``hyperion.scheduler.blockstm.fold``); once the workers are done it
+folds the rest, re-checking what Block-STM cannot know in parallel (the block gas limit,
+which depends on the gas earlier transactions used).
 
 Whenever the parallel result cannot be used as is -- a worker died or raised, the log or
 dependency arena filled up, contention made parallelism pointless, a transaction would
@@ -27,18 +29,17 @@ import time
 import weakref
 from dataclasses import dataclass
 from multiprocessing import connection, shared_memory
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import hyperion
 
 from hyperion.scheduler.blockstm import shared as core
-from hyperion.errors import InvalidTransactionError
+from hyperion.scheduler.blockstm.fold import InOrderFold
 from hyperion.scheduler.base import BatchOutcome, BlockJob
 from hyperion.scheduler.sequential import run_sequentially
 from hyperion.scheduler.blockstm.protocol import (
     BlockTask,
     Done,
-    ExecutionRecord,
     Failed,
     MAX_WRITERS,
     LmdbBase,
@@ -46,16 +47,13 @@ from hyperion.scheduler.blockstm.protocol import (
     Ready,
     Stop,
     StoreBase,
-    TxIdx,
     Warm,
     WarmUp,
     decode_message,
-    decode_record,
     encode_block_messages,
     encode_message,
-    reads_match,
 )
-from hyperion.types import ExecutionStats, TxStatus
+from hyperion.types import ExecutionStats
 
 log = logging.getLogger("hyperion.blockstm")
 
@@ -108,6 +106,7 @@ class ParallelScheduler:
         check: Optional[bool] = None,
         stop_timeout: float = 10.0,
         start_timeout: float = 120.0,
+        root_every: Optional[int] = None,
     ) -> None:
         if not 1 <= workers <= MAX_WRITERS:
             raise ValueError(f"workers must be between 1 and {MAX_WRITERS}")
@@ -121,6 +120,8 @@ class ParallelScheduler:
         #: re-validate every folded transaction against the sequential state (tests)
         self.check = bool(int(os.environ.get("HYPERION_BLOCKSTM_CHECK", "0"))) if check is None else check
         self.stop_timeout = stop_timeout
+        #: early state-root step every this many transactions folded (None: max(256, n / 8))
+        self.root_every = root_every
         self.start_timeout = start_timeout
         self._store = None
         self._segment: Optional[shared_memory.SharedMemory] = None
@@ -279,24 +280,28 @@ class ParallelScheduler:
         for worker, wire in zip(self._workers, wires):
             worker.conn.send(wire)
 
-        problems = self._wait(n)
-        parallel_seconds = time.perf_counter() - started
+        # the fold starts on the settled prefix while the workers run (fold.py)
+        fold = InOrderFold(job, scheduler, n, self.root_every)
+        problems = self._wait(n, fold.advance)
+        finished_at = time.perf_counter()
+        parallel_seconds = finished_at - started
         # any worker that died or hung is replaced before the next block
         for i, worker in enumerate(self._workers):
             if not worker.alive() or worker.index in problems.get("replace", ()):
                 self._workers[i] = self._restart(worker)
+        if problems["error"] is not None:
+            raise problems["error"]
 
         fold_started = time.perf_counter()
         normal = bool(scheduler.header(core.H_DONE)) and not problems["reasons"]
-        transactions: list = []
-        outcomes: list = []
-        accepted, gas_used, blob_gas_used, stop_reason = self._fold(job, n, normal, transactions, outcomes)
+        stop_reason = fold.finish(normal, self.check)
         fold_seconds = time.perf_counter() - fold_started
+        accepted, transactions, outcomes = fold.next, fold.transactions, fold.outcomes
         reasons = list(problems["reasons"])
         if stop_reason:
             reasons.append(stop_reason)
         if accepted < n:
-            run_sequentially(job, accepted, transactions, outcomes, [], gas_used, blob_gas_used)
+            run_sequentially(job, accepted, transactions, outcomes, [], fold.gas_used, fold.blob_gas_used)
             reasons.append(f"transactions {accepted}..{n - 1} executed sequentially")
         stats = ExecutionStats(
             scheduler=self.name,
@@ -311,7 +316,12 @@ class ParallelScheduler:
             validation_seconds=scheduler.header(core.H_VALIDATE_NS) / 1e9,
             extra={
                 "parallel_seconds": parallel_seconds,
-                "fold_seconds": fold_seconds,
+                # the fold: of the settled prefix while the workers ran, then of the rest
+                "overlap_fold_seconds": fold.early_seconds,
+                "overlap_folded_txs": fold.early,
+                "overlap_root_seconds": fold.root_seconds,
+                "fold_seconds": fold.early_seconds + fold_seconds,
+                "tail_fold_seconds": fold_seconds,
                 "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,
                 "incarnations_per_tx": scheduler.header(core.H_INCARNATIONS) / n,
                 "parallel_prefix": accepted,
@@ -319,7 +329,7 @@ class ParallelScheduler:
                    if key != "seconds"},
             },
         )
-        return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats)
+        return BatchOutcome(transactions=transactions, outcomes=outcomes, stats=stats, finished_at=finished_at)
 
     def _sequential(self, job: BlockJob, started: float, reason: str) -> BatchOutcome:
         transactions: list = []
@@ -361,8 +371,13 @@ class ParallelScheduler:
         self._memory_sent[worker.index] = version
         return MemoryBase(version, store.backend.export())
 
-    def _wait(self, n: int) -> dict:
-        """Wait for every worker to report; stop the block early on failure or contention."""
+    def _wait(self, n: int, while_waiting: Callable[[], None]) -> dict:
+        """Wait for every worker to report; stop the block early on failure or contention.
+
+        ``while_waiting`` runs between polls (the early fold): the coordinator's own work
+        overlaps the workers'.  Should it raise, the block is stopped, the workers are
+        waited for as usual and the error is returned (``"error"``) for the caller to raise
+        once the pool is whole again."""
         scheduler = self._scheduler
         waiting = {worker.index: worker for worker in self._workers}
         reasons: List[str] = []
@@ -370,8 +385,15 @@ class ParallelScheduler:
         #: summed over the workers: setup, decoding + sender recovery, replica sync, idle
         worker_seconds: Dict[str, float] = {}
         stop_deadline = None
+        error: Optional[BaseException] = None
         while waiting:
-            ready = connection.wait([w.conn for w in waiting.values()], timeout=0.02)
+            if error is None:
+                try:
+                    while_waiting()
+                except BaseException as exc:
+                    error = exc
+                    scheduler.set_flag(core.H_STOP, 1)
+            ready = connection.wait([w.conn for w in waiting.values()], timeout=0.005)
             for obj in ready:
                 worker = next((w for w in waiting.values() if obj is w.conn), None)
                 if worker is None:
@@ -416,56 +438,7 @@ class ParallelScheduler:
                         scheduler.set_flag(core.H_STOP, 1)
         if scheduler.header(core.H_OVERFLOW):
             reasons.append("the shared record log or dependency arena is full")
-        return {"reasons": reasons, "replace": replace, "worker_seconds": worker_seconds}
-
-    def _fold(self, job: BlockJob, n: int, normal: bool, transactions: list, outcomes: list):
-        """Apply final write-sets in order; -> (accepted prefix, gas used, blob gas used, reason)."""
-        scheduler = self._scheduler
-        raw_records, _ = scheduler.read_records(0, False)
-        final: Dict[TxIdx, ExecutionRecord] = {}
-        for raw in raw_records:
-            record = decode_record(raw)
-            if type(record) is ExecutionRecord:
-                tx = record.version.tx_idx
-                if tx not in final or record.version.tx_incarnation > final[tx].version.tx_incarnation:
-                    final[tx] = record
-        processor = job.processor
-        overlay = job.overlay
-        coinbase = processor.env.coinbase
-        gas_limit = processor.env.gas_limit
-        gas_used = 0
-        blob_gas_used = 0
-        verify = self.check or not normal
-        for index in range(n):
-            record = final.get(index)
-            if record is None:
-                return index, gas_used, blob_gas_used, None
-            tx, incarnation = record.version.tx_idx, record.version.tx_incarnation
-            if normal and scheduler.status(tx) != (incarnation, core.EXECUTED):
-                return index, gas_used, blob_gas_used, f"tx {tx}: final incarnation mismatch"
-            if verify and not reads_match(record.reads, overlay):
-                if normal:
-                    log.error("Block-STM result of tx %d does not match the sequential state", tx)
-                    return index, gas_used, blob_gas_used, f"tx {tx}: read-set check failed"
-                return index, gas_used, blob_gas_used, None
-            outcome = record.outcome
-            if outcome.gas_limit > gas_limit - gas_used:
-                return index, gas_used, blob_gas_used, f"tx {tx} reaches the block gas limit"
-            if outcome.blob_gas_used > processor.max_blob_gas - blob_gas_used:
-                return index, gas_used, blob_gas_used, f"tx {tx} reaches the block blob gas limit"
-            if outcome.status is TxStatus.INVALID:
-                if job.strict:
-                    raise InvalidTransactionError(tx, outcome.error)
-            else:
-                writes = record.write_set
-                overlay.apply(writes)
-                if writes.coinbase_delta:
-                    overlay.credit(coinbase, writes.coinbase_delta)
-                gas_used += outcome.gas_used
-                blob_gas_used += outcome.blob_gas_used
-            transactions.append(job.light(index))
-            outcomes.append(outcome)
-        return n, gas_used, blob_gas_used, None
+        return {"reasons": reasons, "replace": replace, "worker_seconds": worker_seconds, "error": error}
 
 
 def _cleanup(name: str, lock_path: str) -> None:

@@ -181,6 +181,190 @@ def _compute_state_root(
     return update
 
 
+class IncrementalStateRoot:
+    """A block's state root, started on the part of its diff that is settled before the block ends.
+
+    The parallel scheduler folds transactions in order while its workers still run; every
+    so often it hands the accounts and slots the folded prefix wrote to :meth:`advance`,
+    which applies their current values to the trie (node writes kept in memory, exactly
+    as a pending block keeps them).  :meth:`finish` then takes the block's final diff and
+    applies only what differs from what the trie already holds: values written again
+    later, values that went back to their pre-block value, and everything else the block
+    did (system calls, later transactions).  A trie's root depends only on its keys and
+    values, so the root is the one :func:`compute_state_root` gives for the same diff; the
+    node writes are the merged writes of the steps (later ones win, as for a child block
+    over a pending parent).  A block that wipes storage or deletes an account, or reverts
+    an account the trie created, is computed from scratch by :func:`compute_state_root`
+    (storage-trie prefixes then go whole, which only that path does).
+
+    It is also a reader of the pre-block state (``base``) that remembers what it read: the
+    early steps read the pre-block accounts, records and slots while the workers run, and the serial tail's net diff
+    (``Overlay.to_diff(base=...)``) and :meth:`finish` find them here instead of reading
+    them again.
+    """
+
+    def __init__(self, prev_root: bytes, accounts_before: AccountLookup, nodes: NodeLookup, base) -> None:
+        self.prev_root = prev_root
+        self.base = base
+        self._base_accounts: Dict[bytes, Optional[Tuple[int, int, bytes]]] = {}
+        self._base_slots: Dict[Tuple[bytes, int], int] = {}
+        self.root = prev_root
+        self._lookup_before = accounts_before
+        self._before: Dict[bytes, Optional[Tuple[int, int, bytes, bytes]]] = {}
+        self._nodes = nodes
+        self._writes: Dict[bytes, Optional[bytes]] = {}
+        #: address -> (nonce, balance, code_hash, storage_root) its leaf holds in the trie so far
+        self._leaves: Dict[bytes, Tuple[int, int, bytes, bytes]] = {}
+        #: address -> {slot: value} set in its storage trie so far
+        self._slots: Dict[bytes, Dict[int, int]] = {}
+        #: steps taken by :meth:`advance` (reporting)
+        self.steps = 0
+
+    def before(self, address: bytes) -> Optional[Tuple[int, int, bytes, bytes]]:
+        """The account's record before the block (cached)."""
+        try:
+            return self._before[address]
+        except KeyError:
+            record = self._before[address] = self._lookup_before(address)
+            return record
+
+    # -- the pre-block state, as a reader (hyperion.state.view) ------------------------------
+    def read_account(self, address: bytes) -> Optional[Tuple[int, int, bytes]]:
+        try:
+            return self._base_accounts[address]
+        except KeyError:
+            account = self._base_accounts[address] = self.base.read_account(address)
+            return account
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        key = (address, slot)
+        try:
+            return self._base_slots[key]
+        except KeyError:
+            value = self._base_slots[key] = self.base.read_storage(address, slot)
+            return value
+
+    def has_storage(self, address: bytes, excluded: Iterable[int] = ()) -> bool:
+        return self.base.has_storage(address, excluded)
+
+    def read_code(self, code_hash: bytes) -> bytes:
+        return self.base.read_code(code_hash)
+
+    def _load(self, key: bytes) -> Optional[bytes]:
+        writes = self._writes
+        if key in writes:
+            return writes[key]
+        return self._nodes(key)
+
+    def advance(self, state, addresses: Iterable[bytes], slots: Dict[bytes, Set[int]]) -> None:
+        """Apply ``state``'s current values of ``addresses`` and of the storage ``slots``.
+
+        ``state`` is the block's :class:`~hyperion.state.view.Overlay`.  Deleted accounts and
+        wiped storage are left to :meth:`finish`.
+        """
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._advance(state, addresses, slots)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _advance(self, state, addresses: Iterable[bytes], slots: Dict[bytes, Set[int]]) -> None:
+        keccak256 = mpt.keccak256
+        update_trie = mpt.update_trie
+        account_items: List[Tuple[bytes, Optional[bytes]]] = []
+        touched = set(addresses)
+        touched.update(slots)
+        for address in sorted(touched):
+            account = state.read_account(address)
+            if account is None or address in state.wiped:
+                continue
+            self.read_account(address)  # for the net diff, read now rather than in the tail
+            hashed = keccak256(address)
+            leaf = self._leaves.get(address)
+            if leaf is not None:
+                storage_root = leaf[3]
+            else:
+                before = self.before(address)
+                storage_root = before[3] if before is not None else BLANK_ROOT
+            written = slots.get(address)
+            if written:
+                held = self._slots.setdefault(address, {})
+                items = []
+                for slot in written:
+                    value = state.read_storage(address, slot)
+                    # the trie holds ``held[slot]``, else the pre-block value
+                    current = held[slot] if slot in held else self.read_storage(address, slot)
+                    if value != current:
+                        items.append((keccak256(slot.to_bytes(32, "big")),
+                                      mpt.encode_storage_value(value) if value else None))
+                        held[slot] = value
+                if items:
+                    storage_root = update_trie(storage_root, STORAGE_TRIE + hashed, items, self._load, self._writes)
+            nonce, balance, code_hash = account
+            record = (nonce, balance, code_hash, storage_root)
+            if record != leaf:
+                account_items.append((hashed, mpt.encode_account(nonce, balance, storage_root, code_hash)))
+                self._leaves[address] = record
+        self.root = update_trie(self.root, ACCOUNT_TRIE, account_items, self._load, self._writes)
+        self.steps += 1
+
+    def finish(self, diff: StateDiff) -> RootUpdate:
+        """The block's :class:`RootUpdate` for its final ``diff``."""
+        if not self._leaves:
+            return compute_state_root(self.prev_root, diff, self.before, self._nodes)
+        if diff.wiped or any(value is None for value in diff.accounts.values()):
+            return compute_state_root(self.prev_root, diff, self.before, self._nodes)
+        leaves, held_slots = self._leaves, self._slots
+        # what to apply on top of the trie built so far
+        delta = StateDiff()
+        for address, slots in diff.storage.items():
+            held = held_slots.get(address, {})
+            changed = {slot: value for slot, value in slots.items() if slot not in held or held[slot] != value}
+            delta.storage[address] = changed
+        for address, held in held_slots.items():  # slots that went back to their pre-block value
+            final = diff.storage.get(address, {})
+            changed = delta.storage.setdefault(address, {})
+            for slot, value in held.items():
+                if slot not in final:
+                    original = self.read_storage(address, slot)
+                    if original != value:
+                        changed[slot] = original
+        delta.storage = {address: slots for address, slots in delta.storage.items() if slots}
+        for address, account in diff.accounts.items():
+            leaf = leaves.get(address)
+            if leaf is None or leaf[:3] != (account.nonce, account.balance, account.code_hash) \
+                    or address in delta.storage:
+                delta.accounts[address] = account
+        for address, leaf in leaves.items():  # accounts that went back to their pre-block value
+            if address not in diff.accounts:
+                before = self.before(address)
+                if before is None:
+                    return compute_state_root(self.prev_root, diff, self.before, self._nodes)
+                if leaf[:3] != before[:3]:
+                    delta.accounts[address] = Account(*before[:3])
+
+        def before_here(address: bytes) -> Optional[Tuple[int, int, bytes, bytes]]:
+            """The record as the trie built so far holds it (its storage root)."""
+            leaf = leaves.get(address)
+            return leaf if leaf is not None else self.before(address)
+
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            update = _compute_state_root(self.root, delta, before_here, self._load)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        nodes = self._writes
+        nodes.update(update.nodes)
+        records: Dict[bytes, Optional[Tuple[int, int, bytes, bytes]]] = {}
+        for address in set(diff.accounts).union(diff.storage):
+            records[address] = update.records[address] if address in update.records else leaves[address]
+        return RootUpdate(root=update.root, nodes=nodes, records=records)
+
+
 def root_from_scratch(accounts: Dict[bytes, Tuple[int, int, bytes]], storage: Dict[bytes, Dict[int, int]]) -> bytes:
     """State root of a complete state, for tests and genesis checks."""
     diff = StateDiff()
