@@ -132,7 +132,8 @@ class ParallelScheduler:
         #: (fork name, precompile sets) every worker has warmed up, for replacements
         self._warmed: List[tuple] = []
         self.startup_seconds = 0.0
-        #: blocks handed to the workers so far (the others fell back before starting)
+        #: blocks the workers finished without any fallback (``stats.fallback`` None); a block
+        #: that fell back, before or after the workers started, is not counted
         self.parallel_blocks = 0
         #: tests only: ``{"exit_at_tx": i}`` makes the worker that executes tx ``i`` of the
         #: next block exit abruptly (one shot), to exercise worker-death recovery
@@ -268,7 +269,6 @@ class ParallelScheduler:
         if reason is not None:
             return self._sequential(job, started, reason)
         self.start()
-        self.parallel_blocks += 1
         self._seq += 1
         scheduler = self._scheduler
         scheduler.reset(n, self._seq)
@@ -297,6 +297,8 @@ class ParallelScheduler:
         if accepted < n:
             run_sequentially(job, accepted, transactions, outcomes, [], gas_used, blob_gas_used)
             reasons.append(f"transactions {accepted}..{n - 1} executed sequentially")
+        if not reasons:  # the workers finished the whole block: only such a block counts as parallel
+            self.parallel_blocks += 1
         stats = ExecutionStats(
             scheduler=self.name,
             workers=self.workers,
