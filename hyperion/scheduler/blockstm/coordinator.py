@@ -58,8 +58,11 @@ from hyperion.types import ExecutionStats, TxStatus
 
 log = logging.getLogger("hyperion.blockstm")
 
-#: below this many transactions a block runs sequentially (measured: see benchmarks/)
-DEFAULT_MIN_TXS = 16
+#: below this many transactions a block runs sequentially: the smallest block at which 2
+#: workers beat the sequential engine in every round on ETH transfers, the cheapest
+#: transactions (measured with ``hyperion bench parallel``; docs/blockstm.md, "Small blocks").
+#: The engine option ``scheduler_options={"min_txs": N}`` overrides it.
+DEFAULT_MIN_TXS = 32
 #: share of useful work a worker keeps after Block-STM's own overhead (measured, ~0.85)
 PARALLEL_EFFICIENCY = 0.85
 #: incarnations to observe before judging contention
@@ -253,7 +256,7 @@ class ParallelScheduler:
     # -- execution --------------------------------------------------------------------
     def _fallback_reason(self, job: BlockJob, n: int) -> Optional[str]:
         if n < self.min_txs:
-            return f"{n} transactions: below the parallel threshold of {self.min_txs}"
+            return f"{n} transactions: below the parallel threshold of {self.min_txs} (option min_txs)"
         if job.intermediate_root is not None:
             return "pre-Byzantium receipts need the state root after every transaction"
         if n > self.capacity:
