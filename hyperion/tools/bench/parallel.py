@@ -42,8 +42,9 @@ MIXED_POOL = 1000
 DEFAULT_ZIPF = 1.0
 CHAIN_ID = 1
 HOT_HOLDER = b"\xee" * 19 + b"\x02"
-#: ``stats`` fields (or ``stats.extra`` keys) that split a parallel block's time, printed if present
-PHASE_FIELDS = ("parallel_seconds", "tail_seconds", "fold_seconds", "root_seconds")
+#: ``stats`` fields (or ``stats.extra`` keys) that split a parallel block's time, printed if
+#: present (engines differ in which they report, and in whether they end in ``_seconds``)
+PHASE_FIELDS = ("parallel_seconds", "parallel", "tail_seconds", "tail", "fold_seconds", "root_seconds")
 SEQUENTIAL = "sequential"
 
 
@@ -240,7 +241,7 @@ def summary(run: Run) -> List[dict]:
                     busy.append((n * parallel - idle) / run.txs)
             phases = {name: _median([v for v in (_phase(s, name) for s in samples) if v is not None])
                       for name in PHASE_FIELDS if any(_phase(s, name) is not None for s in samples)}
-            if "parallel_seconds" in phases and "tail_seconds" not in phases:
+            if "parallel_seconds" in phases and not {"tail_seconds", "tail"} & set(phases):
                 # everything outside the workers' phase: the coordinator's serial part
                 phases["rest"] = _median([s.seconds - _phase(s, "parallel_seconds") for s in samples
                                           if _phase(s, "parallel_seconds") is not None])
