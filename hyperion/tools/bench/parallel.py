@@ -222,7 +222,7 @@ def _median(values: Sequence[float]) -> float:
 
 def _phase(sample: Sample, name: str) -> Optional[float]:
     value = sample.stats.get(name)
-    return value if isinstance(value, (int, float)) else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def summary(run: Run) -> List[dict]:
