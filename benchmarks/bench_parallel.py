@@ -1,9 +1,9 @@
-"""Block-STM vs Hyperion's own sequential mode (issue 4); the code lives in
-:mod:`hyperion.tools.bench.parallel` so that ``hyperion bench parallel`` runs it too.
+"""Block-STM vs the sequential scheduler (issue 13); the code lives in
+:mod:`hyperion.tools.bench.parallel`, and this script is ``hyperion bench parallel``.
 
-    python benchmarks/bench_parallel.py [--txs 2000] [--workers 2] [--rounds 5] [--workload all]
+    python benchmarks/bench_parallel.py [--txs 5000] [--workers 1,2] [--rounds 5] [--workload all]
 """
-from hyperion.tools.bench.parallel import main
+from hyperion.commands.bench import parallel
 
 if __name__ == "__main__":
-    main()
+    parallel(prog_name="bench_parallel.py")

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from hyperion import calls
+from hyperion import calls, heap
 from hyperion.block import BlockExecutor
 from hyperion.chain import ChainConfig
 from hyperion.deadline import Deadline
@@ -192,13 +192,15 @@ class Engine:
     def warm_up(self) -> float:
         """Start the scheduler's worker processes now (not in the first block); -> seconds.
 
-        A no-op for the sequential scheduler.  Servers call this before accepting calls.
+        Then the start-up heap leaves the garbage collector's walks (:mod:`hyperion.heap`).
+        Servers call this before accepting calls.
         """
         started = time.perf_counter()
         self.scheduler.start()
         if self._config is not None:
             for activation in self._config.schedule:
                 self._warm_up_workers(self._config.fork_at(activation.block or 0, activation.timestamp or 0))
+        heap.freeze_startup_heap()
         return time.perf_counter() - started
 
     def _warm_up_workers(self, fork: Fork) -> None:
@@ -349,6 +351,7 @@ class Engine:
         (:class:`~hyperion.errors.DeadlineExceededError`), and keeps nothing (:mod:`hyperion.deadline`).
         """
         deadline = Deadline.of(deadline, cancelled, f"block {env.number}")
+        heap.freeze_startup_heap()  # a no-op after the first block or warm_up()
         with self._lock:
             started = time.perf_counter()
             config = self.chain_config

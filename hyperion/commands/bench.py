@@ -70,32 +70,74 @@ def foundation(count: int, repeats: int, kinds, twins: bool, json_path, quiet: b
                       handle, indent=1)
 
 
+def _int_list(ctx, param, value: str):
+    try:
+        numbers = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter("expected one or more positive integers")
+    return numbers
+
+
 @bench.command("parallel")
-@click.option("--txs", default=2000, show_default=True, type=click.IntRange(16, 100_000), help="Transactions per block.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Block-STM worker processes.")
+@click.option("--txs", default="5000", show_default=True, callback=_int_list,
+              help="Transactions per block; a comma-separated list runs each size in turn (e.g. to find "
+                   "where Block-STM starts to pay, with --min-txs 1).")
+@click.option("--workers", default="1,2", show_default=True, callback=_int_list,
+              help="Block-STM worker counts, one engine each (comma-separated).")
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 100),
               help="Measured blocks per workload (after one warm-up block).")
-@click.option("--workload", default="all", show_default=True, type=click.Choice(["all", "erc20", "eth", "hot"]))
+@click.option("--workload", "workloads", multiple=True, type=click.Choice(["erc20", "eth", "mixed", "hot"]),
+              help="Blocks to run (repeatable; default: all four).")
+@click.option("--accounts", default=5000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Funded accounts (and token holders) in the genesis; at least --txs.")
+@click.option("--zipf", default=1.0, show_default=True, type=click.FloatRange(0, 10),
+              help="Skew of the mixed block's recipients (Zipf exponent; 0 = uniform).")
+@click.option("--seed", default=13, show_default=True, type=int, help="Seed of the random addresses.")
+@click.option("--min-txs", "min_txs", default=None, type=click.IntRange(1, None),
+              help="Block-STM's fallback threshold (default: the engine's); 1 forces every block parallel.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write every raw timing and stat to this JSON file.")
 @quiet_option
-def parallel(txs: int, workers: int, rounds: int, workload: str, quiet: bool) -> None:
-    """Block-STM vs the sequential scheduler on the same signed blocks (LMDB).
+def parallel(txs, workers, rounds, workloads, accounts, zipf, seed, min_txs, json_path, quiet) -> None:
+    """Block-STM (1 and 2 workers) vs the sequential engine on the same signed blocks, LMDB.
 
-    Workloads: independent ERC-20 transfers, independent ETH transfers, ERC-20 transfers that
-    all credit one holder (one hot storage slot).  Identical results are asserted.  Prints a
-    line per measured round (none with --quiet), then the table.
+    Blocks: ERC-20 transfers and ETH transfers with distinct senders and fresh random
+    recipients, a mixed block with Zipf-skewed recipients, and a block where every transfer
+    credits one holder (one hot storage slot).  Each side is a public-API engine
+    (Engine.open, warm_up, one warm-up block); execute() is timed end to end, sides
+    alternating per round.  Roots and results of all sides must agree before any figure is
+    printed (exit 1 otherwise).  Details: docs/benchmarks.md.
     """
-    from hyperion.tools.bench.parallel import measure, print_table
+    from hyperion.tools.bench.parallel import WORKLOADS, ResultMismatch, format_report, measure
 
     console = Console()
-    names = ["erc20", "eth", "hot"] if workload == "all" else [workload]
-    results = []
-    with display.progress(console, display.show_progress(console, quiet), "bench parallel") as bar:
-        task = bar.add_task("", total=len(names))
-        for name in names:
-            bar.update(task, description=f"{name}: {rounds + 1} blocks of {txs:,} on each side")
-            results.append(measure(name, txs, workers, rounds, verbose=not quiet))
-            bar.update(task, advance=1)
-    print_table(results, workers)
+    names = list(workloads) or list(WORKLOADS)
+    show = display.show_progress(console, quiet)
+    runs = []
+    try:
+        with display.progress(console, show, "bench parallel", total_known=False) as bar:
+            task = bar.add_task("starting", total=None)
+            for size in txs:
+                def progress(message: str, size: int = size) -> None:
+                    if show:
+                        bar.update(task, description=f"{size:,} txs: {message}")
+                    elif not quiet:  # piped: one line per block on stderr
+                        click.echo(f"{size:,} txs: {message}", err=True)
+
+                runs.append(measure(txs=size, workers=workers, rounds=rounds, workloads=names, accounts=accounts,
+                                    zipf=zipf, seed=seed, min_txs=min_txs, progress=progress))
+    except ResultMismatch as exc:
+        click.echo(f"error: results differ, no figures reported: {exc}", err=True)
+        sys.exit(1)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for run in runs:
+        click.echo(format_report(run) + "\n")
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump({"python": sys.version.split()[0], "runs": [run.to_json() for run in runs]}, handle, indent=1)
 
 
 for _name in BENCH_MODULES:

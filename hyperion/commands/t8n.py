@@ -8,9 +8,9 @@ import sys
 import click
 
 from hyperion.commands.options import scheduler_option, workers_option
+from hyperion.tools.conformance import WorkerStart, checking_scheduler
 from hyperion.tools.conformance.t8n import ERROR_EVM, ERROR_IO, T8nError, run_t8n
 from hyperion.errors import HyperionError
-from hyperion.scheduler import make_scheduler
 
 
 #: nesting the JSON decoder may recurse to: py-evm raises the interpreter's limit to 100,000
@@ -101,21 +101,26 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
     gives all four), pass --state-test (no system calls), or pick an earlier --state.fork.
     """
     try:
-        make_scheduler(scheduler, workers).close()
+        the_scheduler = checking_scheduler(scheduler, workers)
     except ValueError as exc:  # the scheduler cannot be built here
         _fail(str(exc), ERROR_EVM)
     try:  # before any work, as geth does: a bad --output.basedir costs nothing
         os.makedirs(basedir, exist_ok=True)
     except OSError as exc:
         _fail(f"cannot create --output.basedir {basedir}: {exc.strerror or exc}", ERROR_IO)
+    # parallel workers boot while the input is read and parsed
+    starting = WorkerStart(the_scheduler) if scheduler != "sequential" else scheduler
     try:
         alloc, env, txs = _read_inputs(input_alloc, input_env, input_txs)
-        output = run_t8n(alloc, env, txs, fork, chain_id=chain_id, reward=reward, scheduler=scheduler,
+        output = run_t8n(alloc, env, txs, fork, chain_id=chain_id, reward=reward, scheduler=starting,
                          workers=workers, state_test=state_test)
     except T8nError as exc:
         _fail(str(exc), exc.exit_code)
     except HyperionError as exc:  # the block could not be executed
         _fail(str(exc), ERROR_EVM)
+    finally:
+        if isinstance(starting, WorkerStart):
+            starting.close()
 
     combined = {}
     body_hex = "0x" + output.body.hex()

@@ -7,10 +7,11 @@ random: the same call gives the same bytes on every machine.
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import rlp
 from eth_hash.auto import keccak
@@ -217,4 +218,37 @@ def erc20_batch(
         nonces[sender.index] = nonce + 1
         data = erc20_transfer_data(receiver, 1 + i)
         txs.append(sign_tx(sender, nonce, TOKEN_ADDRESS, data=data, gas=80_000, chain_id=chain_id))
+    return txs
+
+
+def random_addresses(count: int, rng: random.Random) -> List[bytes]:
+    """``count`` distinct 20-byte addresses drawn from ``rng`` (seed it: the same seed gives
+    the same addresses).  Unlike counters they spread over the whole key space, as real
+    recipients do in LMDB and in the trie."""
+    seen: Dict[bytes, None] = {}
+    while len(seen) < count:
+        seen[rng.randbytes(20)] = None
+    return list(seen)
+
+
+def zipf_choices(population: Sequence[bytes], count: int, exponent: float, rng: random.Random) -> List[bytes]:
+    """``count`` picks from ``population`` where the k-th item is picked with weight
+    1 / k**exponent (0: uniform; 1: the first item about 1/ln(len) of the time)."""
+    weights = [1.0 / (rank ** exponent) for rank in range(1, len(population) + 1)]
+    return rng.choices(population, weights=weights, k=count)
+
+
+def payments(plan: Sequence[Tuple[Wallet, bytes, bool]], nonces: Dict[int, int], chain_id: int = 31337) -> List[bytes]:
+    """Signed payments, one per ``(sender, recipient, token)`` in ``plan``: a transfer of the
+    demo token (:data:`TOKEN_ADDRESS`) when ``token``, else of ether.  ``nonces`` (wallet
+    index -> next nonce) is advanced."""
+    txs = []
+    for position, (sender, recipient, token) in enumerate(plan):
+        nonce = nonces.get(sender.index, 0)
+        nonces[sender.index] = nonce + 1
+        if token:
+            txs.append(sign_tx(sender, nonce, TOKEN_ADDRESS, data=erc20_transfer_data(recipient, 1 + position),
+                               gas=80_000, chain_id=chain_id))
+        else:
+            txs.append(sign_tx(sender, nonce, recipient, value=1000 + position, chain_id=chain_id))
     return txs

@@ -57,8 +57,11 @@ from hyperion.types import ExecutionStats
 
 log = logging.getLogger("hyperion.blockstm")
 
-#: below this many transactions a block runs sequentially (measured: see benchmarks/)
-DEFAULT_MIN_TXS = 16
+#: below this many transactions a block runs sequentially: the smallest block at which 2
+#: workers beat the sequential engine in every round on ETH transfers, the cheapest
+#: transactions (measured with ``hyperion bench parallel``; docs/blockstm.md, "Small blocks").
+#: The engine option ``scheduler_options={"min_txs": N}`` overrides it.
+DEFAULT_MIN_TXS = 32
 #: share of useful work a worker keeps after Block-STM's own overhead (measured, ~0.85)
 PARALLEL_EFFICIENCY = 0.85
 #: incarnations to observe before judging contention
@@ -134,7 +137,8 @@ class ParallelScheduler:
         #: (fork name, precompile sets) every worker has warmed up, for replacements
         self._warmed: List[tuple] = []
         self.startup_seconds = 0.0
-        #: blocks handed to the workers so far (the others fell back before starting)
+        #: blocks the workers finished without any fallback (``stats.fallback`` None); a block
+        #: that fell back, before or after the workers started, is not counted
         self.parallel_blocks = 0
         #: tests only: ``{"exit_at_tx": i}`` makes the worker that executes tx ``i`` of the
         #: next block exit abruptly (one shot), to exercise worker-death recovery
@@ -254,7 +258,7 @@ class ParallelScheduler:
     # -- execution --------------------------------------------------------------------
     def _fallback_reason(self, job: BlockJob, n: int) -> Optional[str]:
         if n < self.min_txs:
-            return f"{n} transactions: below the parallel threshold of {self.min_txs}"
+            return f"{n} transactions: below the parallel threshold of {self.min_txs} (option min_txs)"
         if job.intermediate_root is not None:
             return "pre-Byzantium receipts need the state root after every transaction"
         if n > self.capacity:
@@ -270,7 +274,6 @@ class ParallelScheduler:
         if reason is not None:
             return self._sequential(job, started, reason)
         self.start()
-        self.parallel_blocks += 1
         self._seq += 1
         scheduler = self._scheduler
         scheduler.reset(n, self._seq)
@@ -303,6 +306,8 @@ class ParallelScheduler:
         if accepted < n:
             run_sequentially(job, accepted, transactions, outcomes, [], fold.gas_used, fold.blob_gas_used)
             reasons.append(f"transactions {accepted}..{n - 1} executed sequentially")
+        if not reasons:  # the workers finished the whole block: only such a block counts as parallel
+            self.parallel_blocks += 1
         stats = ExecutionStats(
             scheduler=self.name,
             workers=self.workers,

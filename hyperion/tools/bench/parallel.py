@@ -1,145 +1,292 @@
-"""Block-STM vs Hyperion's own sequential mode, side by side in one run (issue 4).
+"""Block-STM vs the sequential scheduler through the public API, as an embedder meets it.
 
-    hyperion bench parallel [--txs 2000] [--workers 2] [--rounds 5] [--workload all]
+    hyperion bench parallel [--txs 5000] [--workers 1,2] [--rounds 5] [--workload all] [--json PATH]
     python benchmarks/bench_parallel.py (the same options)
 
-Both engines run on LMDB over the same genesis and execute the *same signed batch*; senders
-are recovered from signatures on both sides (docs/design.md §12).  Workloads:
+One LMDB engine per side over the same genesis: sequential (``Engine.open(path)``) and
+Block-STM with each worker count (``Engine.open(path, scheduler="blockstm", workers=N)``,
+``warm_up()`` called).  The genesis holds ``--accounts`` funded wallets (default 5,000, or
+``--txs`` if more) and the demo ERC-20 token with a balance for each.  Chain id 1, Prague.
+Blocks (signed, senders recovered from signatures inside ``execute`` on every side):
 
-- ``erc20``: independent ERC-20 transfers (distinct senders and receivers)
-- ``eth``: independent ETH transfers
-- ``hot``: ERC-20 transfers that all credit one holder (one hot storage slot)
+- ``erc20``: token transfers, distinct senders, fresh random recipients
+- ``eth``: ether transfers, distinct senders, fresh random recipients
+- ``mixed``: both kinds at random, recipients Zipf-skewed over a pool of random addresses
+- ``hot``: token transfers that all credit one holder (one hot storage slot)
 
-For each, the execution phase (scheduler run) and end to end (execute + state root +
-LMDB commit) are timed per round, the two sides in alternating order; the table shows
-median times and the median of the per-round ratios (sequential / parallel; > 1 means
-Block-STM is faster) with their range, aborts and incarnations.
-Targets (2 cores, 2 workers): erc20 >= 1.7x, eth >= 1.4x, hot >= 0.9x (execution phase).
+Each round builds one new block per workload; every side executes it, in an order that
+rotates from round to round (this machine's speed drifts within seconds; a fixed order
+would hand the drift to one side).  The time is ``execute()`` end to end: decoding,
+sender recovery, execution, receipts and the state root.  ``commit()`` follows, untimed
+(its own figure is in the JSON), so that the next block builds on this one.  Round 0
+is the warm-up block and is not reported.  Before any figure the state roots, receipts
+roots and transaction results of all sides are compared; a difference is an error.
 """
 from __future__ import annotations
 
-import argparse
+import random
 import statistics
 import tempfile
 import time
-from typing import Dict, List
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
 
 from hyperion import BlockEnv, ChainConfig, Engine
 from hyperion.tools import workloads as w
 
-TARGETS = {"erc20": 1.7, "eth": 1.4, "hot": 0.9}
+WORKLOADS = ("erc20", "eth", "mixed", "hot")
+DEFAULT_TXS = 5000
+DEFAULT_ACCOUNTS = 5000
+#: recipients the ``mixed`` block picks from, and how skewed the picks are
+MIXED_POOL = 1000
+DEFAULT_ZIPF = 1.0
+CHAIN_ID = 1
+HOT_HOLDER = b"\xee" * 19 + b"\x02"
+#: ``stats`` fields (or ``stats.extra`` keys) that split a parallel block's time, printed if
+#: present (engines differ in which they report, and in whether they end in ``_seconds``)
+PHASE_FIELDS = ("parallel_seconds", "parallel", "tail_seconds", "tail", "fold_seconds", "root_seconds")
+SEQUENTIAL = "sequential"
 
 
-def make_batch(workload: str, txs: int, accounts: int, nonces: Dict[int, int], offset: int, chain_id: int):
-    if workload == "eth":
-        return w.transfer_batch(txs, accounts, nonces, chain_id=chain_id, offset=offset)
-    return w.erc20_batch(txs, accounts, nonces, chain_id=chain_id, offset=offset, conflict=(workload == "hot"))
+class ResultMismatch(AssertionError):
+    """Two sides computed different results for the same block (a bug, never noise)."""
 
 
-def measure(workload: str, txs: int, workers: int, rounds: int, verbose: bool = True) -> dict:
-    config = ChainConfig()
-    accounts = txs * (rounds + 1)
-    alloc = w.genesis_alloc(accounts)
-    with tempfile.TemporaryDirectory() as tmp:
-        sequential = Engine.open(f"{tmp}/seq", chain_config=config)
-        parallel = Engine.open(f"{tmp}/par", chain_config=config, scheduler="blockstm", workers=workers)
+def side_name(workers: int) -> str:
+    return f"blockstm-{workers}"
+
+
+@dataclass
+class Sample:
+    """One side's run of one block."""
+
+    seconds: float  # execute() end to end
+    commit_seconds: float
+    stats: Dict[str, object]
+
+
+@dataclass
+class Run:
+    """Everything one invocation measured (``to_json`` is what ``--json`` writes)."""
+
+    txs: int
+    accounts: int
+    rounds: int
+    workers: List[int]
+    zipf: float
+    seed: int
+    #: workload -> side -> measured samples (the warm-up block excluded)
+    samples: Dict[str, Dict[str, List[Sample]]] = field(default_factory=dict)
+    warm_up_seconds: Dict[str, float] = field(default_factory=dict)
+
+    def sides(self) -> List[str]:
+        return [SEQUENTIAL] + [side_name(n) for n in self.workers]
+
+    def ratios(self, workload: str, side: str) -> List[float]:
+        """Per-round sequential / side time (> 1: the side is faster); the two runs of a
+        round are seconds apart, so the machine's drift mostly cancels within the pair."""
+        rows = self.samples[workload]
+        return sorted(s.seconds / p.seconds for s, p in zip(rows[SEQUENTIAL], rows[side]))
+
+    def to_json(self) -> dict:
+        return {
+            "txs": self.txs, "accounts": self.accounts, "rounds": self.rounds, "workers": self.workers,
+            "zipf": self.zipf, "seed": self.seed, "chain_id": CHAIN_ID, "timed": "execute() end to end",
+            "warm_up_seconds": self.warm_up_seconds,
+            "results": {
+                workload: {side: [{"seconds": s.seconds, "commit_seconds": s.commit_seconds, "stats": s.stats}
+                                  for s in samples] for side, samples in sides.items()}
+                for workload, sides in self.samples.items()
+            },
+        }
+
+
+class BlockFactory:
+    """Builds the benchmark's signed blocks, deterministic from ``seed``."""
+
+    def __init__(self, txs: int, accounts: int, zipf: float, seed: int) -> None:
+        if txs > accounts:
+            raise ValueError(f"{txs} transactions need {txs} distinct senders, but the genesis has {accounts}")
+        self.txs = txs
+        self.senders = w.wallets(accounts)
+        self.nonces: Dict[int, int] = {}
+        self.zipf = zipf
+        self.rng = random.Random(seed)
+        self.pool = w.random_addresses(MIXED_POOL, self.rng)
+        self.rotation = 0
+
+    def genesis(self) -> dict:
+        return w.genesis_alloc(len(self.senders))
+
+    def block(self, workload: str) -> List[bytes]:
+        # distinct senders within a block; successive blocks move through the wallets
+        start = self.rotation
+        self.rotation = (self.rotation + self.txs) % len(self.senders)
+        senders = [self.senders[(start + i) % len(self.senders)] for i in range(self.txs)]
+        rng = self.rng
+        if workload == "erc20":
+            plan = [(s, r, True) for s, r in zip(senders, w.random_addresses(self.txs, rng))]
+        elif workload == "eth":
+            plan = [(s, r, False) for s, r in zip(senders, w.random_addresses(self.txs, rng))]
+        elif workload == "mixed":
+            recipients = w.zipf_choices(self.pool, self.txs, self.zipf, rng)
+            plan = [(s, r, rng.random() < 0.5) for s, r in zip(senders, recipients)]
+        elif workload == "hot":
+            plan = [(s, HOT_HOLDER, True) for s in senders]
+        else:
+            raise ValueError(f"unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
+        return w.payments(plan, self.nonces, chain_id=CHAIN_ID)
+
+
+def _stats_dict(stats) -> Dict[str, object]:
+    """The block's stats as plain data, whatever fields this version of the engine has."""
+    out: Dict[str, object] = {}
+    for name, value in vars(stats).items():
+        if name == "extra":
+            out.update({key: v for key, v in value.items() if isinstance(v, (int, float, str))})
+        elif isinstance(value, (int, float, str)) or value is None:
+            out[name] = value
+    return out
+
+
+def _check_same(workload: str, round_: int, results: Dict[str, object]) -> None:
+    reference = results[SEQUENTIAL]
+    for side, result in results.items():
+        for what in ("state_root", "receipts_root", "logs_bloom", "gas_used", "tx_results"):
+            if getattr(result, what) != getattr(reference, what):
+                raise ResultMismatch(f"{workload} block {round_}: {side} differs from sequential in {what}")
+
+
+def measure(txs: int = DEFAULT_TXS, workers: Sequence[int] = (1, 2), rounds: int = 5,
+            workloads: Sequence[str] = WORKLOADS, accounts: Optional[int] = None, zipf: float = DEFAULT_ZIPF,
+            seed: int = 13, min_txs: Optional[int] = None,
+            progress: Callable[[str], None] = lambda _message: None) -> Run:
+    """Run the benchmark; ``min_txs`` overrides Block-STM's sequential-fallback threshold
+    (``None``: the engine's default), to measure where parallel execution starts to pay."""
+    accounts = max(accounts or DEFAULT_ACCOUNTS, txs)
+    run = Run(txs=txs, accounts=accounts, rounds=rounds, workers=list(workers), zipf=zipf, seed=seed,
+              samples={name: {} for name in workloads})
+    factory = BlockFactory(txs, accounts, zipf, seed)
+    config = ChainConfig(chain_id=CHAIN_ID)
+    progress(f"genesis of {accounts:,} accounts")
+    alloc = factory.genesis()
+    options = None if min_txs is None else {"min_txs": min_txs}
+    with tempfile.TemporaryDirectory(prefix="hyperion-bench-") as tmp:
+        engines: Dict[str, Engine] = {}
         try:
-            sequential.init_genesis(alloc)
-            parallel.init_genesis(alloc)
-            parallel.warm_up()
-            nonces: Dict[int, int] = {}
-            rows: List[dict] = []
-            for round_ in range(rounds + 1):  # round 0 warms caches and is not reported
-                batch = make_batch(workload, txs, accounts, nonces, round_ * txs, config.chain_id)
-                number = sequential.head.number + 1
-                env = BlockEnv(number=number, timestamp=1_700_000_000 + 12 * number, coinbase=b"\xc0" * 20,
-                               base_fee=w.GWEI, gas_limit=10**10, parent_beacon_block_root=b"\x01" * 32)
-                row = {}
-                # alternate which side runs first: this VM's speed drifts by tens of percent
-                # within seconds, and a fixed order would hand the drift to one side
-                order = [("seq", sequential), ("par", parallel)]
-                for name, engine in (order if round_ % 2 else order[::-1]):
-                    started = time.perf_counter()
-                    result = engine.execute(env, batch)
-                    engine.commit(result)
-                    row[name + "_e2e"] = time.perf_counter() - started
-                    row[name + "_exec"] = result.stats.execution_seconds
-                    row[name + "_root"] = result.stats.root_seconds
-                    row[name + "_result"] = result
-                seq, par = row["seq_result"], row["par_result"]
-                if seq.state_root != par.state_root or seq.tx_results != par.tx_results:
-                    raise AssertionError(f"{workload}: parallel result differs from sequential")
-                row["stats"] = par.stats
-                if round_:
-                    rows.append(row)
-                if verbose and round_:
-                    stats = par.stats
-                    print(f"  {workload} round {round_}: seq exec {row['seq_exec']:.3f}s par exec {row['par_exec']:.3f}s "
-                          f"(x{row['seq_exec'] / row['par_exec']:.2f}); e2e {row['seq_e2e']:.3f}s vs "
-                          f"{row['par_e2e']:.3f}s (x{row['seq_e2e'] / row['par_e2e']:.2f}); incarnations "
-                          f"{stats.incarnations}, aborts {stats.aborts}, dependency waits "
-                          f"{stats.dependency_waits}, fallback {stats.fallback}", flush=True)
+            engines[SEQUENTIAL] = Engine.open(f"{tmp}/{SEQUENTIAL}", chain_config=config)
+            for n in workers:
+                engines[side_name(n)] = Engine.open(f"{tmp}/{side_name(n)}", chain_config=config,
+                                                    scheduler="blockstm", workers=n, scheduler_options=options)
+            for side, engine in engines.items():
+                engine.init_genesis(alloc)
+                run.warm_up_seconds[side] = engine.warm_up()
+            for round_ in range(rounds + 1):  # round 0: the warm-up block
+                for workload in workloads:
+                    progress(f"{workload}: {'warm-up block' if round_ == 0 else f'round {round_}/{rounds}'}")
+                    _round(run, engines, factory, workload, round_)
         finally:
-            parallel.close()
-            sequential.close()
-
-    def median(key):
-        return statistics.median(r[key] for r in rows)
-
-    def ratios(phase):
-        """Per-round ratios (each round's two runs are seconds apart, so the machine's drift
-        mostly cancels within a pair): median, min, max."""
-        values = sorted(r[f"seq_{phase}"] / r[f"par_{phase}"] for r in rows)
-        return statistics.median(values), values[0], values[-1]
-
-    last = rows[-1]["stats"]
-    exec_ratio, exec_min, exec_max = ratios("exec")
-    e2e_ratio, e2e_min, e2e_max = ratios("e2e")
-    return {
-        "workload": workload,
-        "txs": txs,
-        "seq_exec": median("seq_exec"),
-        "par_exec": median("par_exec"),
-        "seq_e2e": median("seq_e2e"),
-        "par_e2e": median("par_e2e"),
-        "exec_ratio": exec_ratio,
-        "exec_range": (exec_min, exec_max),
-        "e2e_ratio": e2e_ratio,
-        "e2e_range": (e2e_min, e2e_max),
-        "incarnations": last.incarnations,
-        "aborts": last.aborts,
-        "dependency_waits": last.dependency_waits,
-        "fallback": last.fallback,
-    }
+            for engine in engines.values():
+                engine.close()
+    return run
 
 
-def print_table(results: List[dict], workers: int) -> None:
-    print(f"\nBlock-STM ({workers} workers) vs sequential, same signed batches, senders recovered on both sides;"
-          f"\ntimes: medians; ratios (sequential / parallel): median of the per-round ratios [min-max]")
-    header = (f"{'workload':8} {'txs':>6} {'seq exec':>9} {'par exec':>9} {'exec ratio':>18} {'target':>6} "
-              f"{'seq e2e':>8} {'par e2e':>8} {'e2e ratio':>18} {'incarn.':>8} {'aborts':>7} {'deps':>6}  fallback")
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        exec_ratio = f"{r['exec_ratio']:.2f}x [{r['exec_range'][0]:.2f}-{r['exec_range'][1]:.2f}]"
-        e2e_ratio = f"{r['e2e_ratio']:.2f}x [{r['e2e_range'][0]:.2f}-{r['e2e_range'][1]:.2f}]"
-        print(f"{r['workload']:8} {r['txs']:>6} {r['seq_exec']:>8.3f}s {r['par_exec']:>8.3f}s {exec_ratio:>18} "
-              f"{TARGETS.get(r['workload'], 0):>5.1f}x {r['seq_e2e']:>7.3f}s {r['par_e2e']:>7.3f}s {e2e_ratio:>18} "
-              f"{r['incarnations']:>8} {r['aborts']:>7} {r['dependency_waits']:>6}  {r['fallback'] or '-'}")
+def _round(run: Run, engines: Dict[str, Engine], factory: BlockFactory, workload: str, round_: int) -> None:
+    txs = factory.block(workload)
+    number = engines[SEQUENTIAL].head.number + 1
+    env = BlockEnv(number=number, timestamp=1_700_000_000 + 12 * number, coinbase=b"\xc0" * 20, base_fee=w.GWEI,
+                   gas_limit=max(30_000_000, 100_000 * len(txs)), parent_beacon_block_root=number.to_bytes(32, "big"))
+    sides = list(engines)
+    shift = round_ % len(sides)
+    order = sides[shift:] + sides[:shift]
+    results, timings = {}, {}
+    for side in order:
+        engine = engines[side]
+        started = time.perf_counter()
+        results[side] = engine.execute(env, txs)
+        timings[side] = time.perf_counter() - started
+    _check_same(workload, round_, results)
+    for side in sides:
+        result = results[side]
+        started = time.perf_counter()
+        engines[side].commit(result)
+        if round_:
+            sample = Sample(timings[side], time.perf_counter() - started, _stats_dict(result.stats))
+            run.samples[workload].setdefault(side, []).append(sample)
 
 
-def main(argv=None) -> List[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--txs", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--workload", choices=["all", "erc20", "eth", "hot"], default="all")
-    args = parser.parse_args(argv)
-    workloads = ["erc20", "eth", "hot"] if args.workload == "all" else [args.workload]
-    results = [measure(name, args.txs, args.workers, args.rounds) for name in workloads]
-    print_table(results, args.workers)
-    return results
+# -- the report -------------------------------------------------------------------------------
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
-if __name__ == "__main__":
-    main()
+def _phase(sample: Sample, name: str) -> Optional[float]:
+    value = sample.stats.get(name)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def summary(run: Run) -> List[dict]:
+    """One row per workload and Block-STM side: medians, ratio range, per-tx costs, phases."""
+    rows = []
+    for workload, sides in run.samples.items():
+        sequential = sides[SEQUENTIAL]
+        seq_seconds = _median([s.seconds for s in sequential])
+        for n in run.workers:
+            samples = sides[side_name(n)]
+            ratios = run.ratios(workload, side_name(n))
+            busy = []  # worker time not spent idle, per transaction
+            for sample in samples:
+                parallel, idle = _phase(sample, "parallel_seconds"), _phase(sample, "worker_idle_seconds")
+                if parallel is not None and idle is not None:
+                    busy.append((n * parallel - idle) / run.txs)
+            phases = {name: _median([v for v in (_phase(s, name) for s in samples) if v is not None])
+                      for name in PHASE_FIELDS if any(_phase(s, name) is not None for s in samples)}
+            if "parallel_seconds" in phases and not {"tail_seconds", "tail"} & set(phases):
+                # everything outside the workers' phase: the coordinator's serial part
+                phases["rest"] = _median([s.seconds - _phase(s, "parallel_seconds") for s in samples
+                                          if _phase(s, "parallel_seconds") is not None])
+            fallbacks = [str(s.stats["fallback"]) for s in samples if s.stats.get("fallback")]
+            rows.append({
+                "workload": workload, "workers": n, "sequential_seconds": seq_seconds,
+                "parallel_seconds_e2e": _median([s.seconds for s in samples]),
+                "ratio": _median(ratios), "ratio_min": ratios[0], "ratio_max": ratios[-1],
+                "sequential_us_per_tx": 1e6 * seq_seconds / run.txs,
+                "worker_us_per_tx": 1e6 * _median(busy) if busy else None,
+                "phases": phases,
+                "aborts": _median([s.stats.get("aborts", 0) for s in samples]),
+                "fallbacks": fallbacks,
+            })
+    return rows
+
+
+def _fallbacks(reasons: List[str], rounds: int) -> str:
+    """``-`` or ``k/rounds: <the first reason>`` (every reason is in the JSON)."""
+    if not reasons:
+        return "-"
+    first = reasons[0].split(";")[0]
+    return f"{len(reasons)}/{rounds}: {first if len(first) <= 70 else first[:69] + '…'}"
+
+
+def format_report(run: Run) -> str:
+    rows = summary(run)
+    lines = [
+        f"Block-STM vs sequential, {run.txs:,}-tx blocks, LMDB, chain id {CHAIN_ID}, "
+        f"{run.accounts:,} funded accounts + token; median of {run.rounds} rounds, sides alternating",
+        "time: execute() end to end (decode + sender recovery + execution + receipts + state root); "
+        "commit untimed",
+        "ratio: sequential / Block-STM per round (> 1: Block-STM faster), median [min-max]",
+        "µs/tx: sequential execute time per tx | Block-STM workers' busy time per tx "
+        "(workers x parallel phase - idle)",
+        "",
+    ]
+    header = (f"{'block':7} {'W':>2} {'seq s':>7} {'par s':>7} {'ratio':>19} {'seq µs/tx':>10} "
+              f"{'worker µs/tx':>13}  {'phases (median s)':<44} {'aborts':>7}  fallback")
+    lines += [header, "-" * len(header)]
+    for r in rows:
+        ratio = f"{r['ratio']:.2f}x [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]"
+        worker = f"{r['worker_us_per_tx']:.0f}" if r["worker_us_per_tx"] is not None else "-"
+        phases = " ".join(f"{name.replace('_seconds', '')} {value:.3f}" for name, value in r["phases"].items())
+        lines.append(f"{r['workload']:7} {r['workers']:>2} {r['sequential_seconds']:>7.3f} "
+                     f"{r['parallel_seconds_e2e']:>7.3f} {ratio:>19} {r['sequential_us_per_tx']:>10.0f} "
+                     f"{worker:>13}  {phases:<44} {r['aborts']:>7.0f}  {_fallbacks(r['fallbacks'], run.rounds)}")
+    return "\n".join(lines)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence
 
 from hyperion.chain import ChainConfig
 from hyperion.engine import Engine
-from hyperion.tools.conformance import checking_scheduler
+from hyperion.tools.conformance import WorkerStart, checking_scheduler
 from hyperion.tools.conformance.blockchain_tests import network_config, run_blockchain_test
 from hyperion.tools.conformance.fixture_json import FixtureFormatError
 from hyperion.tools.conformance.report import (
@@ -119,12 +119,14 @@ class FixtureRunner:
         self.options = options or RunOptions()
         #: ``ValueError`` here if the scheduler cannot be built
         self.scheduler = checking_scheduler(self.options.scheduler, self.options.workers)
+        # parallel workers boot while the first fixture file is read and parsed
+        self._starting = WorkerStart(self.scheduler)
 
     def new_engine(self, config: ChainConfig) -> Engine:
-        return Engine.in_memory(chain_config=config, scheduler=self.scheduler)
+        return Engine.in_memory(chain_config=config, scheduler=self._starting.wait())
 
     def close(self) -> None:
-        self.scheduler.close()
+        self._starting.close()
 
     def __enter__(self) -> "FixtureRunner":
         return self

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import rlp
 
 from hyperion.chain import ChainConfig
-from hyperion.tools.conformance import checking_scheduler, skips
+from hyperion.tools.conformance import WorkerStart, checking_scheduler, skips
 from hyperion.tools.conformance.fixture_json import (
     FixtureFormatError,
     alloc_to_json,
@@ -267,7 +267,7 @@ def run_t8n(
     fork: str,
     chain_id: int = 1,
     reward: Optional[int] = None,
-    scheduler: str = "sequential",
+    scheduler: Union[str, WorkerStart] = "sequential",
     workers: Optional[int] = None,
     state_test: bool = False,
 ) -> T8nOutput:
@@ -275,7 +275,8 @@ def run_t8n(
 
     ``reward``: ``None`` = the fork's block reward, ``-1`` = none, else that many wei
     (pre-merge only).  ``state_test``: apply the transactions without system calls or
-    rewards (``t8n --state-test``).
+    rewards (``t8n --state-test``).  ``scheduler``: a name, or a :class:`WorkerStart` whose
+    workers started while the caller read the input (the caller closes it).
     """
     for name, value, shapes in (("alloc", alloc, "an object"), ("env", env, "an object")):
         if not isinstance(value, Mapping):
@@ -296,7 +297,8 @@ def run_t8n(
         config = ChainConfig.single_fork(the_fork.name, chain_id=chain_id)
     except ChainConfigError as exc:
         raise T8nError(str(exc), exit_code=ERROR_CONFIG) from None
-    the_scheduler = checking_scheduler(scheduler, workers)
+    # a WorkerStart: the caller started the workers while it read the input, and closes them
+    the_scheduler = scheduler.wait() if isinstance(scheduler, WorkerStart) else checking_scheduler(scheduler, workers)
     engine = Engine.in_memory(chain_config=config, scheduler=the_scheduler)
     try:
         try:
@@ -314,7 +316,8 @@ def run_t8n(
             block_exception = result.block_exception or str(exc)
     finally:
         engine.close()
-        the_scheduler.close()
+        if not isinstance(scheduler, WorkerStart):
+            the_scheduler.close()
 
     original_index = [index for index, _ in inputs]
     for tx in result.tx_results:
