@@ -424,14 +424,15 @@ class Engine:
 
     def trace(self, env: BlockEnv, transactions: Sequence[TxInput], index: Optional[int] = None,
               parent: BlockRef = None, *, tracer: str = "eip3155", options: Optional[TraceOptions] = None,
-              deadline: Optional[float] = None, cancelled: Optional[Callable[[], bool]] = None):
+              deadline: Optional[float] = None, cancelled: Optional[Callable[[], bool]] = None,
+              max_lines: Optional[int] = None):
         """Trace transaction ``index`` of a block (every transaction if ``index`` is None),
         as :meth:`simulate` runs it: nothing is kept.  ``tracer``: ``"eip3155"`` (struct logs,
         with ``options``) or ``"call"`` (geth's callTracer).  Returns the
         :class:`~hyperion.trace.TxTrace` list; see :func:`hyperion.trace.run.trace_block`.
         """
         return trace_block(self, env, transactions, index, parent, tracer=tracer, options=options,
-                           deadline=deadline, cancelled=cancelled)
+                           deadline=deadline, cancelled=cancelled, max_lines=max_lines)
 
     def _run(self, config: ChainConfig, env: BlockEnv, transactions, state: PendingChain, strict: bool,
              scheduler_name: Optional[str], deadline: Optional[Deadline] = None,

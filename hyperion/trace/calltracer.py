@@ -76,7 +76,7 @@ class _Frame:
         else:
             to = msg.to
         self.json = {"type": call_type, "from": _hex(msg.sender), "gas": hex(msg.gas), "gasUsed": "0x0",
-                     "to": _hex(to), "input": _hex(msg.data_as_bytes)}
+                     "to": _hex(to), "input": _hex(msg.code if msg.is_create else msg.data_as_bytes)}
         if call_type not in ("DELEGATECALL", "STATICCALL"):
             self.json["value"] = hex(msg.value)
 
@@ -112,7 +112,7 @@ class CallTracer:
             frame.beneficiary = (value.to_bytes(32, "big") if isinstance(value, int) else value.rjust(32, b"\0"))[-20:]
             frame.balance = computation.state.get_balance(computation.msg.storage_address)
 
-    def stepped(self, computation, cost: int, error) -> None:
+    def stepped(self, computation, charges, error) -> None:
         frame = self._stack[-1]
         if error is not None:
             return

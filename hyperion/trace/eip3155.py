@@ -11,8 +11,8 @@ What py-evm's bookkeeping does differently, and how the line still reads as the 
 
 - ``gasCost`` is every charge to the frame's gas meter while the opcode ran; a CALL's
   includes the gas it passes on (as in the specs), a CREATE's does not (the specs take the
-  new frame's gas outside the charge that is traced), so it is taken back when the new
-  frame starts;
+  new frame's gas outside the charge that is traced): py-evm charges it after the opcode's
+  own cost, under the opcode's name, and that charge is left out;
 - ``refund`` is the refund counter of the frame and its callers, after the opcode's own
   refund changes (the specs change the counter before charging SSTORE's gas), but before a
   called frame's;
@@ -59,6 +59,7 @@ OP_NAMES: Dict[str, str] = {"SHA3": "KECCAK"}
 INVALID_OPCODE = "InvalidOpcode"
 SELFDESTRUCT = 0xFF
 RETURNDATASIZE = 0x3D
+CREATES = (0xF0, 0xF5)
 _U64 = 1 << 64
 
 
@@ -80,15 +81,13 @@ class TraceOptions:
 
 
 class _Frame:
-    __slots__ = ("computation", "children_counted", "children_refund", "line", "create_gas", "destroyed",
-                 "selfdestruct_refund")
+    __slots__ = ("computation", "children_counted", "children_refund", "line", "destroyed", "selfdestruct_refund")
 
     def __init__(self, computation) -> None:
         self.computation = computation
         self.children_counted = 0  #: finished children whose refunds are in children_refund
         self.children_refund = 0
         self.line: Optional[dict] = None  #: the line of the opcode running in this frame
-        self.create_gas = 0  #: gas the running CREATE / CREATE2 passed to its new frame
         #: before London: accounts this frame (and its successful children) destroyed, and
         #: the refund the specs count for them as they go (py-evm adds it at the end)
         self.destroyed: set = set()
@@ -98,8 +97,12 @@ class _Frame:
 class StructLogger:
     """The EIP-3155 trace of one transaction (a tracer for :mod:`hyperion.trace.hooks`)."""
 
-    def __init__(self, options: TraceOptions = TraceOptions()) -> None:
+    def __init__(self, options: TraceOptions = TraceOptions(), max_lines: Optional[int] = None) -> None:
+        """``max_lines``: keep at most that many opcode lines (then ``truncated`` is set and
+        the execution carries on untraced), so a trace's size has a bound."""
         self.options = options
+        self.max_lines = max_lines
+        self.truncated = False
         self.lines: List[dict] = []
         self.summary: Optional[dict] = None
         self._frames: List[_Frame] = []
@@ -111,8 +114,6 @@ class StructLogger:
             self._start_gas = computation.get_gas_remaining()
             executor = computation.state.transaction_executor_class
             self._selfdestruct_refund = 0 if issubclass(executor, LondonTransactionExecutor) else REFUND_SELFDESTRUCT
-        elif computation.msg.is_create:
-            self._frames[-1].create_gas = computation.msg.gas
         self._frames.append(_Frame(computation))
 
     def exit(self, computation) -> None:
@@ -124,6 +125,10 @@ class StructLogger:
 
     def step(self, computation, pc: int, opcode: int) -> None:
         frame = self._frames[-1]
+        if self.max_lines is not None and len(self.lines) >= self.max_lines:
+            self.truncated = True
+            frame.line = None
+            return
         options = self.options
         opcode_fn = computation.opcodes.get(opcode)
         name = INVALID_OPCODE if opcode_fn is None else getattr(opcode_fn, "mnemonic", None) \
@@ -145,12 +150,20 @@ class StructLogger:
         frame.line = line
         self.lines.append(line)
 
-    def stepped(self, computation, cost: int, error: Optional[BaseException]) -> None:
+    def stepped(self, computation, charges, error: Optional[BaseException]) -> None:
         frame = self._frames[-1]
         line = frame.line
+        if line is None:  # past max_lines
+            return
         frame.line = None
-        line["gasCost"] = 0 if line["opName"] == INVALID_OPCODE else cost - frame.create_gas
-        frame.create_gas = 0
+        if line["opName"] == INVALID_OPCODE:
+            line["gasCost"] = 0
+        elif line["op"] in CREATES:  # the first charge is the opcode's; a later one in its name passes gas on
+            name = line["opName"]
+            line["gasCost"] = charges[0][0] + sum(amount for amount, reason in charges[1:] if reason != name) \
+                if charges else 0
+        else:
+            line["gasCost"] = sum(amount for amount, _ in charges)
         if line["op"] == SELFDESTRUCT and error is None and self._selfdestruct_refund:
             address = computation.msg.storage_address
             if address not in frame.destroyed:

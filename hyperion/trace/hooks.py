@@ -13,8 +13,9 @@ returns a tracer or ``None`` (that transaction then runs untraced).  A tracer im
 - ``enter(computation)`` / ``exit(computation)``: a frame starts / its opcode loop ended
   (a create frame's code deposit comes after ``exit``);
 - ``step(computation, pc, opcode)``: before each opcode;
-- ``stepped(computation, cost, error)``: after it, with the gas it was charged (every
-  ``consume_gas`` of the frame's gas meter while it ran) and the ``VMError`` it raised;
+- ``stepped(computation, charges, error)``: after it, with the charges to the frame's gas
+  meter while it ran (``(amount, reason)`` pairs, the failed one included) and the
+  ``VMError`` it raised;
 - ``finish(transaction, computation)``: the transaction's top frame is final.
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ def traced_state_class(base_state: type, session: TraceSession) -> type:
     computation = type(base_computation)(
         f"Traced{base_computation.__name__}", (base_computation,),
         {"apply_computation": classmethod(_traced_apply), "_configure_gas_meter": _metered_gas,
-         "trace_session": session, "op_cost": None},
+         "trace_session": session, "op_charges": None},
     )
 
     def apply_transaction(state, transaction):
@@ -65,14 +66,14 @@ def traced_state_class(base_state: type, session: TraceSession) -> type:
 
 
 def _metered_gas(computation):
-    """The fork's gas meter, whose charges also add up in ``computation.op_cost`` while an
-    opcode runs (memory expansion charges the meter directly, not ``consume_gas``)."""
+    """The fork's gas meter, whose charges are also listed in ``computation.op_charges``
+    while an opcode runs (memory expansion charges the meter directly, not ``consume_gas``)."""
     meter = super(type(computation), computation)._configure_gas_meter()
     consume = meter.consume_gas
 
     def consume_gas(amount: int, reason: str) -> None:
-        if computation.op_cost is not None:
-            computation.op_cost += amount
+        if computation.op_charges is not None:
+            computation.op_charges.append((amount, reason))
         consume(amount, reason)
 
     meter.consume_gas = consume_gas
@@ -120,7 +121,7 @@ def _run_traced(computation, tracer) -> None:
         if opcode_fn is None:
             opcode_fn = InvalidOpcode(opcode)
         tracer.step(computation, pc, opcode)
-        computation.op_cost = 0
+        computation.op_charges = []
         halted, error = False, None
         try:
             opcode_fn(computation=computation)
@@ -128,8 +129,8 @@ def _run_traced(computation, tracer) -> None:
             halted = True
         except VMError as exc:
             error = exc
-        cost, computation.op_cost = computation.op_cost, None
-        tracer.stepped(computation, cost, error)
+        charges, computation.op_charges = computation.op_charges, None
+        tracer.stepped(computation, charges, error)
         if error is not None:
             raise error  # to py-evm's computation, which records it
         if halted:

@@ -28,10 +28,11 @@ class TxTrace:
     tracer: object
 
 
-def tracer_factory(tracer: str, options: Optional[TraceOptions] = None) -> Callable[[], object]:
+def tracer_factory(tracer: str, options: Optional[TraceOptions] = None, max_lines: Optional[int] = None
+                   ) -> Callable[[], object]:
     if tracer == "eip3155":
         chosen = options or TraceOptions()
-        return lambda: StructLogger(chosen)
+        return lambda: StructLogger(chosen, max_lines)
     if tracer == "call":
         return CallTracer
     raise ValueError(f"unknown tracer {tracer!r}: choose one of {', '.join(TRACERS)}")
@@ -53,13 +54,15 @@ def collect(result: BlockResult, session: TraceSession) -> List[TxTrace]:
 
 def trace_block(engine: "Engine", env: BlockEnv, transactions: Sequence[TxInput], index: Optional[int] = None,
                 parent: "BlockRef" = None, *, tracer: str = "eip3155", options: Optional[TraceOptions] = None,
-                deadline: Optional[float] = None, cancelled: Optional[Callable[[], bool]] = None) -> List[TxTrace]:
+                deadline: Optional[float] = None, cancelled: Optional[Callable[[], bool]] = None,
+                max_lines: Optional[int] = None) -> List[TxTrace]:
     """Run block ``env`` on ``parent`` as :meth:`Engine.simulate` does and trace its
     transactions: all of them, or only input ``index`` (then the transactions after it do not
     run: they cannot change it).  Raises :class:`~hyperion.errors.InvalidTransactionError`
-    if transaction ``index`` is invalid (it never runs, so it has no trace).
+    if transaction ``index`` is invalid (it never runs, so it has no trace).  ``max_lines``
+    bounds each EIP-3155 trace (:class:`~hyperion.trace.StructLogger`).
     """
-    make = tracer_factory(tracer, options)
+    make = tracer_factory(tracer, options, max_lines)
     if index is None:
         session = TraceSession(lambda tx: make())
     else:
