@@ -19,7 +19,9 @@ What py-evm's bookkeeping does differently, and how the line still reads as the 
 - before London, a SELFDESTRUCT's refund counts from the opcode on, as in the specs
   (py-evm adds it when the transaction ends);
 - errors are named as the specs name them (:data:`ERROR_NAMES`), SHA3 is ``KECCAK``;
-- an invalid opcode is its own line, ``opName`` ``InvalidOpcode`` with no gas charged;
+- an invalid opcode is its own line, ``opName`` ``InvalidOpcode`` with no gas charged,
+  and an opcode short of operands is charged nothing (the specs take the operands before
+  they charge; py-evm charges the base cost first);
 - ``returnData`` (when asked for) exists from Byzantium on, as the return data buffer.
 
 One difference remains: on the line of an opcode that halts exceptionally (out of gas,
@@ -156,7 +158,8 @@ class StructLogger:
         if line is None:  # past max_lines
             return
         frame.line = None
-        if line["opName"] == INVALID_OPCODE:
+        if line["opName"] == INVALID_OPCODE or type(error).__name__ == "InsufficientStack":
+            # the specs take an opcode's operands before they charge it; py-evm charges first
             line["gasCost"] = 0
         elif line["op"] in CREATES:  # the first charge is the opcode's; a later one in its name passes gas on
             name = line["opName"]
