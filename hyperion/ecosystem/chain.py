@@ -105,8 +105,7 @@ class Chain:
 
     def next_env(self, timestamp: int, coinbase: bytes = ZERO_ADDRESS) -> BlockEnv:
         parent = self.latest
-        base_fee = base_fee_from_parent(parent.gas_limit, parent.gas_limit, parent.gas_used, parent.base_fee) \
-            if parent.number > self.first else parent.base_fee
+        base_fee = base_fee_from_parent(parent.gas_limit, parent.gas_limit, parent.gas_used, parent.base_fee)
         number = parent.number + 1
         return BlockEnv(number=number, timestamp=timestamp, coinbase=coinbase, gas_limit=parent.gas_limit,
                         base_fee=base_fee, prev_randao=randao(number), parent_hash=parent.hash,

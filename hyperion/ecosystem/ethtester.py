@@ -28,6 +28,7 @@ from hyperion.ecosystem.chain import Chain, MinedBlock, encode
 from hyperion.engine import Engine
 from hyperion.evm.forks import get_fork
 from hyperion.genesis import system_contracts_alloc
+from hyperion.tools.conformance.rules import base_fee_from_parent
 from hyperion.trace.calltracer import revert_reason
 from hyperion.types import TxStatus, UnsignedTx, ZERO_ADDRESS
 
@@ -127,7 +128,9 @@ class HyperionBackend(BaseChainBackend):
         self._pending, self._pending_block = [], None
 
     def time_travel(self, to_timestamp: int) -> int:
-        self._next_timestamp = to_timestamp
+        """Mine a block one second before ``to_timestamp``: the pending block is then at
+        ``to_timestamp`` (as eth-tester's py-evm backend travels)."""
+        self._next_timestamp = to_timestamp - 1
         self.mine_blocks()
         return to_timestamp
 
@@ -222,9 +225,12 @@ class HyperionBackend(BaseChainBackend):
     def get_fee_history(self, block_count: int = 1, newest_block="latest", reward_percentiles=()):
         if not 1 <= block_count <= 1024:
             raise ValidationError("block_count must be between 1 and 1024")
+        """``eth_feeHistory``: the ``block_count`` blocks up to ``newest_block``, oldest
+        first, and the base fee of the block after them; no rewards."""
         newest = self._resolve("latest" if newest_block == "pending" else newest_block)
         blocks = [b for b in self.chain.blocks if b.number <= newest.number][-block_count:]
-        return {"oldest_block": blocks[0].number, "base_fee_per_gas": [b.base_fee for b in blocks],
+        after = base_fee_from_parent(newest.gas_limit, newest.gas_limit, newest.gas_used, newest.base_fee)
+        return {"oldest_block": blocks[0].number, "base_fee_per_gas": [b.base_fee for b in blocks] + [after],
                 "gas_used_ratio": [b.gas_used / b.gas_limit for b in blocks], "reward": []}
 
     # -- state -------------------------------------------------------------------------
@@ -304,7 +310,7 @@ class HyperionBackend(BaseChainBackend):
             return builder.new_dynamic_fee_transaction(**fields)
         if "access_list" in fields:
             return builder.new_access_list_transaction(**fields)
-        return builder.create_transaction(**fields)
+        return builder.new_transaction(**fields)
 
     def _send(self, raw: bytes) -> bytes:
         """Add ``raw`` to the pending block; refuse it (``ValidationError``) if invalid."""
@@ -318,10 +324,7 @@ class HyperionBackend(BaseChainBackend):
 
     def send_raw_transaction(self, raw_transaction: bytes) -> bytes:
         raw = bytes(raw_transaction)
-        try:
-            self._decode(raw)
-        except Exception as exc:  # rlp and validation errors of any kind: the input is not a transaction
-            raise ValidationError(f"not a valid transaction: {exc}") from None
+        self._decode(raw)  # undecodable input raises py-evm's (rlp's) error, as eth-tester's backend
         return self._send(raw)
 
     def send_signed_transaction(self, signed_transaction) -> bytes:
@@ -329,13 +332,13 @@ class HyperionBackend(BaseChainBackend):
 
     def send_transaction(self, transaction) -> bytes:
         key = self._key(bytes(transaction["from"]))
-        unsigned = self._unsigned(self._fields(transaction))
-        return self._send(encode(unsigned.as_signed_transaction(key, chain_id=self.chain_id)
-                                 if not getattr(unsigned, "type_id", None) else unsigned.as_signed_transaction(key)))
+        # a legacy transaction is signed without EIP-155, as eth-tester's backend signs it
+        return self._send(encode(self._unsigned(self._fields(transaction)).as_signed_transaction(key)))
 
     # -- calls -------------------------------------------------------------------------
-    def _call_input(self, transaction, block_number, gas: int) -> UnsignedTx:
-        fields = self._fields(dict(transaction, gas=gas))
+    def _call_input(self, transaction, at, gas: int) -> UnsignedTx:
+        sender = bytes(transaction["from"])
+        fields = self._fields({"nonce": self.engine.get_nonce(sender, at), **transaction, "gas": gas})
         to = fields.get("to") or None
         dynamic = "max_fee_per_gas" in fields
         return UnsignedTx(
@@ -348,7 +351,7 @@ class HyperionBackend(BaseChainBackend):
         at = self._state(block_number)
         gas = transaction.get("gas") or self.chain.latest.gas_limit
         tx = self._call_input(dict(transaction, max_fee_per_gas=0, max_priority_fee_per_gas=0)
-                              if "gas_price" not in transaction else transaction, block_number, gas)
+                              if "gas_price" not in transaction else transaction, at, gas)
         result = self.engine.call(tx, at=at, gas_cap=max(gas, calls.DEFAULT_GAS_CAP))
         if result.status is not TxStatus.SUCCESS:
             raise TransactionFailed(_failure_message(result))
@@ -358,7 +361,7 @@ class HyperionBackend(BaseChainBackend):
         at = self._state(block_number)
         cap = self.chain.latest.gas_limit
         tx = self._call_input(dict(transaction, max_fee_per_gas=0, max_priority_fee_per_gas=0)
-                              if "gas_price" not in transaction else transaction, block_number, cap)
+                              if "gas_price" not in transaction else transaction, at, cap)
         estimate = self.engine.estimate_gas(tx, at=at, gas_cap=cap)
         if not estimate.success:
             raise TransactionFailed(_failure_message(estimate))
