@@ -338,7 +338,8 @@ class HyperionBackend(BaseChainBackend):
     # -- calls -------------------------------------------------------------------------
     def _call_input(self, transaction, at, gas: int) -> UnsignedTx:
         sender = bytes(transaction["from"])
-        fields = self._fields({"nonce": self.engine.get_nonce(sender, at), **transaction, "gas": gas})
+        # a call checks no nonce (eth-tester's backend runs it unvalidated): the state's is used
+        fields = self._fields({**transaction, "nonce": self.engine.get_nonce(sender, at), "gas": gas})
         to = fields.get("to") or None
         dynamic = "max_fee_per_gas" in fields
         return UnsignedTx(
