@@ -107,3 +107,19 @@ def test_time_travel_and_fee_history():
     tester.reset_to_genesis()
     assert w3.eth.block_number == 0
     backend.close()
+
+
+def test_pending_state_is_read_and_called_at():
+    """Reads and calls at "pending" see the sent, unmined transactions (eth-tester's
+    backend API, below web3's manual-mining queue)."""
+    backend = HyperionBackend()
+    alice, bob = backend.get_accounts()[:2]
+    before = backend.get_balance(bob)
+    backend.send_transaction({"from": alice, "to": bob, "value": 5, "gas": 21_000})
+    assert backend.get_balance(bob, "pending") == before + 5
+    assert backend.get_balance(bob, "latest") == before
+    assert backend.get_nonce(alice, "pending") == 1
+    assert backend.call({"from": bob, "to": alice, "value": 1, "gas": 30_000}, "pending") == b""
+    receipt = backend.get_transaction_receipt(backend.mine_blocks()[0] and backend.chain.latest.transactions[0].hash)
+    assert receipt["block_number"] == 1 and backend.get_balance(bob) == before + 5
+    backend.close()

@@ -114,9 +114,14 @@ class Chain:
     def simulate(self, env: BlockEnv, raw: List[bytes]) -> BlockResult:
         return self.engine.simulate(env, raw, self.state_ref(self.latest.number))
 
-    def mine(self, env: BlockEnv, raw: List[bytes], decode) -> MinedBlock:
-        """Execute and keep block ``env`` with ``raw`` (every one must be valid)."""
-        result = self.engine.execute(env, raw, self.state_ref(self.latest.number))
+    def hold(self, env: BlockEnv, raw: List[bytes]) -> BlockResult:
+        """Execute block ``env`` on the latest block as a held engine block (not mined)."""
+        return self.engine.execute(env, raw, self.state_ref(self.latest.number))
+
+    def mine(self, env: BlockEnv, raw: List[bytes], decode, held: Optional[BlockResult] = None) -> MinedBlock:
+        """Keep block ``env`` with ``raw`` (every one must be valid): ``held``, its execution
+        by :meth:`hold`, or a new one."""
+        result = held if held is not None else self.hold(env, raw)
         txs = [decode(r) for r in raw]
         included = [r for r in result.tx_results if r.included]
         if len(included) != len(raw):

@@ -24,13 +24,13 @@ from eth_tester.exceptions import BlockNotFound, TransactionFailed, TransactionN
 from hyperion import calls
 from hyperion.chain import ChainConfig
 from hyperion.ecosystem import serialize
-from hyperion.ecosystem.chain import Chain, MinedBlock, encode
+from hyperion.ecosystem.chain import Chain, MinedBlock, encode, randao
 from hyperion.engine import Engine
 from hyperion.evm.forks import get_fork
 from hyperion.genesis import system_contracts_alloc
 from hyperion.tools.conformance.rules import base_fee_from_parent
 from hyperion.trace.calltracer import revert_reason
-from hyperion.types import TxStatus, UnsignedTx, ZERO_ADDRESS
+from hyperion.types import BlockEnv, BlockResult, TxStatus, UnsignedTx, ZERO_ADDRESS
 
 #: eth-tester's py-evm backend's chain id and genesis gas limit
 CHAIN_ID = 131277322940537
@@ -103,9 +103,26 @@ class HyperionBackend(BaseChainBackend):
         else:  # a caller's engine: back to its genesis
             engine.revert_to(0)
         self.chain = Chain(engine, self.fork, timestamp, GENESIS_GAS_LIMIT, GENESIS_BASE_FEE, self.keep_blocks)
-        self._pending: List[bytes] = []
-        self._pending_block: Optional[MinedBlock] = None
         self._next_timestamp: Optional[int] = None
+        self._clear_pending()
+
+    def _clear_pending(self) -> None:
+        """An empty pending block (its environment is fixed when it is first needed)."""
+        self._pending: List[bytes] = []
+        self._pending_env: Optional[BlockEnv] = None
+        #: the engine's held execution of the pending block (mining keeps it)
+        self._pending_result: Optional[BlockResult] = None
+        self._pending_block: Optional[MinedBlock] = None
+
+    def _drop_pending(self) -> None:
+        if self._pending_result is not None:
+            self.engine.discard(self._pending_result)
+        self._clear_pending()
+
+    def _env(self, coinbase: bytes = ZERO_ADDRESS) -> BlockEnv:
+        if self._pending_env is None or self._pending_env.coinbase != coinbase:
+            self._pending_env = self.chain.next_env(self._timestamp(), coinbase)
+        return self._pending_env
 
     def close(self) -> None:
         if self._own_engine and self._engine is not None:
@@ -124,13 +141,15 @@ class HyperionBackend(BaseChainBackend):
         number = self.chain.by_hash.get(bytes(snapshot))
         if number is None:
             raise ValidationError(f"no block {bytes(snapshot).hex()} to revert to")
+        self._drop_pending()
         self.chain.revert_to(number)
-        self._pending, self._pending_block = [], None
 
     def time_travel(self, to_timestamp: int) -> int:
         """Mine a block one second before ``to_timestamp``: the pending block is then at
         ``to_timestamp`` (as eth-tester's py-evm backend travels)."""
         self._next_timestamp = to_timestamp - 1
+        if self._pending_env is not None and self._pending_env.timestamp != self._next_timestamp:
+            self._pending_env = None  # the pending block moves in time (its transactions run again)
         self.mine_blocks()
         return to_timestamp
 
@@ -143,9 +162,14 @@ class HyperionBackend(BaseChainBackend):
     def mine_blocks(self, num_blocks: int = 1, coinbase: bytes = ZERO_ADDRESS):
         hashes = []
         for _ in range(num_blocks):
-            env = self.chain.next_env(self._timestamp(), bytes(coinbase))
-            block = self.chain.mine(env, self._pending, self._decode)
-            self._pending, self._pending_block, self._next_timestamp = [], None, None
+            env = self._env(bytes(coinbase))
+            held = self._pending_result if self._pending_result is not None and \
+                self._pending_result.env == env else None
+            if held is None and self._pending_result is not None:
+                self.engine.discard(self._pending_result)
+            block = self.chain.mine(env, self._pending, self._decode, held)
+            self._clear_pending()
+            self._next_timestamp = None
             hashes.append(block.hash)
         return tuple(hashes)
 
@@ -181,8 +205,8 @@ class HyperionBackend(BaseChainBackend):
     def _pending_view(self) -> MinedBlock:
         """The pending block as eth-tester shows it (executed, not kept)."""
         if self._pending_block is None:
-            env = self.chain.next_env(self._timestamp())
-            result = self.chain.simulate(env, self._pending)
+            env = self._env()
+            result = self._pending_result or self.chain.simulate(env, self._pending)
             parent = self.chain.latest
             self._pending_block = MinedBlock(
                 number=env.number, hash=result.block_hash, parent_hash=parent.hash, timestamp=env.timestamp,
@@ -237,8 +261,8 @@ class HyperionBackend(BaseChainBackend):
     def _state(self, block_number):
         """The engine reference for reads and calls at ``block_number``."""
         if block_number == "pending":
-            if self._pending:  # reads see the pending transactions: run them as a held block
-                raise ValidationError('"pending" state with unmined transactions is not supported; mine first')
+            if self._pending_result is not None:  # the pending block's held execution
+                return self._pending_result
             block_number = "latest"
         block = self._resolve(block_number)
         try:
@@ -315,11 +339,15 @@ class HyperionBackend(BaseChainBackend):
     def _send(self, raw: bytes) -> bytes:
         """Add ``raw`` to the pending block; refuse it (``ValidationError``) if invalid."""
         txs = self._pending + [raw]
-        result = self.chain.simulate(self.chain.next_env(self._timestamp()), txs)
+        # held, not simulated: with automine the block is mined next, from this execution
+        result = self.chain.hold(self._env(), txs)
         outcome = result.tx_results[-1]
         if not outcome.included:
+            self.engine.discard(result)
             raise ValidationError(f"invalid transaction: {outcome.error}")
-        self._pending, self._pending_block = txs, None
+        if self._pending_result is not None:
+            self.engine.discard(self._pending_result)
+        self._pending, self._pending_result, self._pending_block = txs, result, None
         return outcome.tx_hash
 
     def send_raw_transaction(self, raw_transaction: bytes) -> bytes:
@@ -336,6 +364,17 @@ class HyperionBackend(BaseChainBackend):
         return self._send(encode(self._unsigned(self._fields(transaction)).as_signed_transaction(key)))
 
     # -- calls -------------------------------------------------------------------------
+    def _call_env(self, block_number, gas_limit: int) -> BlockEnv:
+        """The block a call runs in: after ``block_number``, no base fee and, as a node's
+        ``eth_call``, without the block's system calls (a call is one transaction)."""
+        if block_number == "pending" and self._pending_result is not None:
+            parent = self._pending_view()
+        else:
+            parent = self._resolve("latest" if block_number == "pending" else block_number)
+        return BlockEnv(number=parent.number + 1, timestamp=parent.timestamp + 1, coinbase=parent.coinbase,
+                        gas_limit=gas_limit, base_fee=0, prev_randao=randao(parent.number + 1),
+                        parent_hash=parent.hash, system_calls=False)
+
     def _call_input(self, transaction, at, gas: int) -> UnsignedTx:
         sender = bytes(transaction["from"])
         # a call checks no nonce (eth-tester's backend runs it unvalidated): the state's is used
@@ -353,7 +392,8 @@ class HyperionBackend(BaseChainBackend):
         gas = transaction.get("gas") or self.chain.latest.gas_limit
         tx = self._call_input(dict(transaction, max_fee_per_gas=0, max_priority_fee_per_gas=0)
                               if "gas_price" not in transaction else transaction, at, gas)
-        result = self.engine.call(tx, at=at, gas_cap=max(gas, calls.DEFAULT_GAS_CAP))
+        cap = max(gas, calls.DEFAULT_GAS_CAP)
+        result = self.engine.call(tx, at=at, env=self._call_env(block_number, cap), gas_cap=cap)
         if result.status is not TxStatus.SUCCESS:
             raise TransactionFailed(_failure_message(result))
         return result.return_data
@@ -363,7 +403,7 @@ class HyperionBackend(BaseChainBackend):
         cap = self.chain.latest.gas_limit
         tx = self._call_input(dict(transaction, max_fee_per_gas=0, max_priority_fee_per_gas=0)
                               if "gas_price" not in transaction else transaction, at, cap)
-        estimate = self.engine.estimate_gas(tx, at=at, gas_cap=cap)
+        estimate = self.engine.estimate_gas(tx, at=at, env=self._call_env(block_number, cap), gas_cap=cap)
         if not estimate.success:
             raise TransactionFailed(_failure_message(estimate))
         return estimate.gas
