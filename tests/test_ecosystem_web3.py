@@ -123,3 +123,11 @@ def test_pending_state_is_read_and_called_at():
     receipt = backend.get_transaction_receipt(backend.mine_blocks()[0] and backend.chain.latest.transactions[0].hash)
     assert receipt["block_number"] == 1 and backend.get_balance(bob) == before + 5
     backend.close()
+
+
+def test_the_benchmark_runs(capsys):
+    from benchmarks import bench_web3
+
+    figures = bench_web3.main(["--txs", "3", "--rounds", "1"])
+    assert figures["median_ratio"] > 0
+    assert "py-evm / hyperion" in capsys.readouterr().out
