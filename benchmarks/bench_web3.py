@@ -52,10 +52,13 @@ def main(argv=None) -> Dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--txs", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="Skip the untimed first session on each side (imports, state classes).")
     args = parser.parse_args(argv)
     sides = {"hyperion": HyperionBackend, "py-evm": PyEVMBackend}
-    session(HyperionBackend, 2)  # warm both (imports, state classes) before timing
-    session(PyEVMBackend, 2)
+    if args.warm_up:
+        for make_backend in sides.values():
+            session(make_backend, 2)
     times: Dict[str, List[float]] = {name: [] for name in sides}
     for round_number in range(args.rounds):
         order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
