@@ -44,9 +44,9 @@ from hyperion.scheduler import Scheduler, make_scheduler
 from hyperion.state.kv import DEFAULT_MAP_SIZE
 from hyperion.state.pending import PendingChain
 from hyperion.state.trie.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof
-from hyperion.trace import TraceOptions, TraceSession
-from hyperion.trace.run import trace_block
 from hyperion.state.store import DEFAULT_REVERT_DEPTH, Store
+from hyperion.trace import TraceSession
+from hyperion.trace.run import trace_block
 from hyperion.types import (
     BLANK_ROOT,
     Account,
@@ -423,16 +423,11 @@ class Engine:
         return result
 
     def trace(self, env: BlockEnv, transactions: Sequence[TxInput], index: Optional[int] = None,
-              parent: BlockRef = None, *, tracer: str = "eip3155", options: Optional[TraceOptions] = None,
-              deadline: Optional[float] = None, cancelled: Optional[Callable[[], bool]] = None,
-              max_lines: Optional[int] = None):
-        """Trace transaction ``index`` of a block (every transaction if ``index`` is None),
-        as :meth:`simulate` runs it: nothing is kept.  ``tracer``: ``"eip3155"`` (struct logs,
-        with ``options``) or ``"call"`` (geth's callTracer).  Returns the
-        :class:`~hyperion.trace.TxTrace` list; see :func:`hyperion.trace.run.trace_block`.
-        """
-        return trace_block(self, env, transactions, index, parent, tracer=tracer, options=options,
-                           deadline=deadline, cancelled=cancelled, max_lines=max_lines)
+              parent: BlockRef = None, *, tracer: str = "eip3155", **options):
+        """Trace transaction ``index`` of a block (all if None) as :meth:`simulate` runs it:
+        ``tracer`` ``"eip3155"`` or ``"call"``; ``options``, ``max_lines``, ``deadline``,
+        ``cancelled`` and the result as :func:`hyperion.trace.run.trace_block`'s."""
+        return trace_block(self, env, transactions, index, parent, tracer=tracer, **options)
 
     def _run(self, config: ChainConfig, env: BlockEnv, transactions, state: PendingChain, strict: bool,
              scheduler_name: Optional[str], deadline: Optional[Deadline] = None,

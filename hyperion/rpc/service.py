@@ -36,7 +36,7 @@ from hyperion.rpc.errors import RpcFailure, fail, in_rpc_words, map_error
 from hyperion.rpc.logs import log_event
 from hyperion.rpc.metrics import Metrics
 from hyperion.rpc.trace import chunks as trace_chunks
-from hyperion.rpc.trace import trace_lines
+from hyperion.rpc.trace import trace_lines, truncated_message
 from hyperion.types import BlockEnv, BlockResult
 from hyperion.v1 import execution_pb2 as pb
 from hyperion.v1 import execution_pb2_grpc as pb_grpc
@@ -566,9 +566,7 @@ class ExecutionService(pb_grpc.ExecutionServicer):
 
     def TraceTransaction(self, request, context) -> Iterator[pb.TraceChunk]:
         """A reader, like Call: the trace is a simulation (hyperion.rpc.trace)."""
-        method = "TraceTransaction"
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
+        method, started = "TraceTransaction", time.perf_counter()
         try:
             call = self._call_of(context, method)
             env, txs = self._decode_batch(request)
@@ -577,16 +575,13 @@ class ExecutionService(pb_grpc.ExecutionServicer):
                                            lambda: not call.is_active())
         except Exception as exc:  # every failure becomes a status code
             failure = self._failure(method, exc)
-            code = failure.code
-            self.metrics.rpc(method, code.name, time.perf_counter() - started)
+            self.metrics.rpc(method, failure.code.name, time.perf_counter() - started)
             context.abort(failure.code, failure.message)
         yield from trace_chunks(lines)
-        if truncated:
-            code = grpc.StatusCode.RESOURCE_EXHAUSTED
+        code = grpc.StatusCode.RESOURCE_EXHAUSTED if truncated else grpc.StatusCode.OK
         self.metrics.rpc(method, code.name, time.perf_counter() - started)
         if truncated:
-            context.abort(code, f"the trace has more than {len(lines) - 1} opcode lines, the server's limit; "
-                                f"those were sent")
+            context.abort(code, truncated_message(lines))
 
     def ExecuteStream(self, request_iterator, context) -> Iterator[pb.StreamResponse]:
         stream = _StreamState()

@@ -54,3 +54,7 @@ def trace_lines(engine, env, transactions, request: pb.TraceTransactionRequest, 
 def chunks(lines: List[str]) -> Iterator[pb.TraceChunk]:
     for start in range(0, len(lines), CHUNK_LINES):
         yield pb.TraceChunk(lines=lines[start:start + CHUNK_LINES])
+
+
+def truncated_message(lines: List[str]) -> str:
+    return f"the trace has more than {len(lines) - 1} opcode lines, the server's limit; those were sent"
