@@ -131,3 +131,24 @@ def test_the_benchmark_runs(capsys):
     figures = bench_web3.main(["--txs", "2", "--rounds", "1", "--no-warm-up"])
     assert figures["median_ratio"] > 0
     assert "py-evm / hyperion" in capsys.readouterr().out
+
+
+def test_on_a_data_directory(tmp_path):
+    from hyperion import Engine
+
+    engine = Engine.open(str(tmp_path / "chain"))
+    backend = HyperionBackend(engine=engine, keep_blocks=2)
+    w3 = web3_on(backend)
+    alice, bob = w3.eth.accounts[:2]
+    for value in (1, 2, 3, 4):
+        w3.eth.send_transaction({"from": alice, "to": bob, "value": value})
+    assert engine.head.number == 2  # blocks 3 and 4 are still held, 1 and 2 committed
+    assert w3.eth.get_balance(bob, block_identifier=3) - w3.eth.get_balance(bob, block_identifier=2) == 3
+    with pytest.raises(Exception, match="no longer kept"):
+        w3.eth.get_balance(bob, block_identifier=1)
+    tester = w3.provider.ethereum_tester
+    backend.revert_to_snapshot(w3.eth.get_block(1)["hash"])  # below the committed head: Engine.revert_to
+    assert engine.head.number == 1 and w3.eth.block_number == 1
+    tester.reset_to_genesis()
+    assert engine.head.number == 0 and w3.eth.get_transaction_count(alice) == 0
+    engine.close()
