@@ -169,3 +169,22 @@ def test_grpc_trace_transaction(tmp_path, monkeypatch):
         assert too_long.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert received == local.tracer.jsonl().splitlines()[:4] + [received[-1]]
     engine.close()
+
+
+def test_a_deadline_stops_a_long_trace():
+    """A trace of a 10M-gas loop stops at its deadline (a traced frame runs the engine's
+    checking opcodes too), keeping nothing."""
+    import time
+
+    from hyperion.errors import DeadlineExceededError
+
+    loop = bytes.fromhex("c100000000000000000000000000000000000009")
+    engine = Engine.in_memory(chain_config=ChainConfig())
+    engine.init_genesis({hexa(SENDER): {"balance": hex(10**20)},
+                         hexa(loop): {"code": "0x" + asm(("label", "top"), ("ref", "top"), "JUMP").hex()}})
+    tx = UnsignedTx(sender=SENDER, nonce=0, gas=10_000_000, to=loop, max_fee_per_gas=2 * 10**9)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError):
+        engine.trace(block(engine), [tx], 0, deadline=time.monotonic() + 0.5, max_lines=1000)
+    assert time.monotonic() - started < 10
+    engine.close()
