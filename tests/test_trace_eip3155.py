@@ -15,6 +15,7 @@ from typing import Dict, List, Sequence
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperion.cli import main
 from hyperion.tools.conformance.oracle import spec_t8n, state_test_t8n_inputs
@@ -87,12 +88,20 @@ def test_a_block_traces_as_the_specs_do(tmp_path):
 
 
 @settings(max_examples=12)
-@given(batch=batches(), options=__import__("hypothesis").strategies.sampled_from(OPTION_SETS))
+@given(batch=batches(), options=st.sampled_from(OPTION_SETS))
 def test_random_batches_trace_as_the_specs_do(tmp_path_factory, batch, options):
     tmp_path = tmp_path_factory.mktemp("trace")
     spec, mine = both(tmp_path, batch.alloc, batch.env, batch.txs, batch.fork, options)
     problems = compare_traces(spec, mine)
     assert not problems, "\n".join(problems) + "\n" + batch.describe()
+
+
+@pytest.mark.long_run
+@settings(max_examples=300)
+@given(batch=batches(), options=st.sampled_from(OPTION_SETS))
+def test_many_random_batches_trace_as_the_specs_do(tmp_path_factory, batch, options):
+    """The same, 300 examples (``python tests/run.py --long``; about ten minutes)."""
+    test_random_batches_trace_as_the_specs_do.hypothesis.inner_test(tmp_path_factory, batch, options)
 
 
 FIXTURES = [
