@@ -109,6 +109,7 @@ class StructLogger:
         self.summary: Optional[dict] = None
         self._frames: List[_Frame] = []
         self._start_gas = 0
+        self._selfdestruct_refund = 0  #: the fork's, set when the transaction's frame starts
 
     # -- hooks -------------------------------------------------------------------------
     def enter(self, computation) -> None:
