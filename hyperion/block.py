@@ -28,6 +28,7 @@ from hyperion.scheduler import BlockJob, Scheduler
 from hyperion.state.pending import PendingChain
 from hyperion.state.trie.stateroot import IncrementalStateRoot, RootUpdate, compute_state_root
 from hyperion.state.view import Overlay
+from hyperion.trace.hooks import TraceSession, traced_state_class
 from hyperion.types import BlockEnv, BlockResult, ExecutionStats, StateDiff, TxResult
 
 
@@ -101,7 +102,8 @@ class BlockExecutor:
         self.state_class = state_class
 
     def execute(self, env: BlockEnv, transactions: Sequence[object], state: PendingChain, scheduler: Scheduler,
-                *, strict: bool = False, deadline: Optional[Deadline] = None) -> BlockOutput:
+                *, strict: bool = False, deadline: Optional[Deadline] = None,
+                trace: Optional[TraceSession] = None) -> BlockOutput:
         """Execute ``transactions`` as block ``env`` on ``state`` (the parent's state).
 
         ``env.parent_hash`` must be set (the engine checks the parent).  A block-level
@@ -112,17 +114,20 @@ class BlockExecutor:
         class that checks it inside transactions, and it is checked between transactions
         and once the transactions ran; when it fails, its error
         (:class:`~hyperion.errors.ExecutionCancelled`) is raised and nothing is returned.
+
+        ``trace`` (a :class:`~hyperion.trace.TraceSession`): the transactions run with the
+        session's tracers, in this process (``scheduler`` must be the sequential one).
         """
         if deadline is None:
-            return self._execute(env, transactions, state, scheduler, strict, None)
+            return self._execute(env, transactions, state, scheduler, strict, None, trace)
         deadline.check()
         try:
-            return self._execute(env, transactions, state, scheduler, strict, deadline)
+            return self._execute(env, transactions, state, scheduler, strict, deadline, trace)
         except Interrupted as exc:
             raise exc.error from None
 
     def _execute(self, env: BlockEnv, transactions: Sequence[object], state: PendingChain, scheduler: Scheduler,
-                 strict: bool, deadline: Optional[Deadline]) -> BlockOutput:
+                 strict: bool, deadline: Optional[Deadline], trace: Optional[TraceSession]) -> BlockOutput:
         config = self.config
         fork = config.fork_at(env.number, env.timestamp)
         parent_root = state.top()[1]
@@ -133,6 +138,8 @@ class BlockExecutor:
         state_class = self.state_class(fork)
         if deadline is not None:
             state_class = deadline.state_class(state_class)
+        if trace is not None:
+            state_class = traced_state_class(state_class, trace)
         processor = BlockProcessor(fork, config.chain_id, env, state.ancestor_hash, state_class)
         t_prepared = clock()
         overlay = Overlay(state.reader())

@@ -45,6 +45,8 @@ from hyperion.state.kv import DEFAULT_MAP_SIZE
 from hyperion.state.pending import PendingChain
 from hyperion.state.trie.stateroot import AccountProof, RootUpdate, compute_state_root, get_proof
 from hyperion.state.store import DEFAULT_REVERT_DEPTH, Store
+from hyperion.trace import TraceSession
+from hyperion.trace.run import trace_block
 from hyperion.types import (
     BLANK_ROOT,
     Account,
@@ -396,9 +398,12 @@ class Engine:
         strict: bool = False,
         deadline: Union[None, float, Deadline] = None,
         cancelled: Optional[Callable[[], bool]] = None,
+        trace: Optional[TraceSession] = None,
     ) -> BlockResult:
         """Execute a block like :meth:`execute` but keep nothing: for calls, gas estimates
-        and dry runs (``deadline`` and ``cancelled`` as in :meth:`execute`).
+        and dry runs (``deadline`` and ``cancelled`` as in :meth:`execute`).  ``trace``:
+        the transactions run under that :class:`~hyperion.trace.TraceSession`'s tracers
+        (:meth:`trace` is the usual way in).
 
         The result is complete (receipts, roots, diff) but is not a pending block: it can
         be neither committed nor used as a parent (its ``id`` resolves to nothing).  A
@@ -415,13 +420,21 @@ class Engine:
             state = PendingChain(self.store.reader(), self._chain(parent_pending))
         with state:
             env, _ = self._check_parent(env, state)
-            output = self._run(config, env, transactions, state, strict, "sequential", deadline)
+            output = self._run(config, env, transactions, state, strict, "sequential", deadline, trace)
         result = output.to_result(next(self._ids), parent_pending.result.id if parent_pending else None)
         result.stats.total_seconds = time.perf_counter() - started
         return result
 
+    def trace(self, env: BlockEnv, transactions: Sequence[TxInput], index: Optional[int] = None,
+              parent: BlockRef = None, *, tracer: str = "eip3155", **options):
+        """Trace transaction ``index`` of a block (all if None) as :meth:`simulate` runs it:
+        ``tracer`` ``"eip3155"`` or ``"call"``; ``options``, ``max_lines``, ``deadline``,
+        ``cancelled`` and the result as :func:`hyperion.trace.run.trace_block`'s."""
+        return trace_block(self, env, transactions, index, parent, tracer=tracer, **options)
+
     def _run(self, config: ChainConfig, env: BlockEnv, transactions, state: PendingChain, strict: bool,
-             scheduler_name: Optional[str], deadline: Optional[Deadline] = None):
+             scheduler_name: Optional[str], deadline: Optional[Deadline] = None,
+             trace: Optional[TraceSession] = None):
         if scheduler_name in (None, self._scheduler_name):
             scheduler = self.scheduler
         elif scheduler_name == "sequential":
@@ -431,7 +444,7 @@ class Engine:
         if scheduler is self.scheduler:  # once per fork: before any transaction of the block runs
             self._warm_up_workers(config.fork_at(env.number, env.timestamp))
         return BlockExecutor(config, self._state_class).execute(env, transactions, state, scheduler, strict=strict,
-                                                                deadline=deadline)
+                                                                deadline=deadline, trace=trace)
 
     def call(self, tx: TxInput, at: BlockRef = None, env: Optional[BlockEnv] = None, *,
              gas_cap: int = calls.DEFAULT_GAS_CAP, deadline: Optional[float] = None,

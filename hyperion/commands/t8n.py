@@ -11,6 +11,7 @@ from hyperion.commands.options import scheduler_option, workers_option
 from hyperion.tools.conformance import WorkerStart, checking_scheduler
 from hyperion.tools.conformance.t8n import ERROR_EVM, ERROR_IO, T8nError, run_t8n
 from hyperion.errors import HyperionError
+from hyperion.trace import StructLogger, TraceOptions, TraceSession, trace_file_name
 
 
 #: nesting the JSON decoder may recurse to: py-evm raises the interpreter's limit to 100,000
@@ -85,10 +86,16 @@ def _fail(message: str, code: int) -> None:
 @click.option("--output.alloc", "output_alloc", default="alloc.json", show_default=True,
               help="Post-state alloc file name, or 'stdout'.")
 @click.option("--output.body", "output_body", default=None, help="Write the transactions' RLP here (or 'stdout').")
+@click.option("--trace", "trace", is_flag=True,
+              help="Write each transaction's EIP-3155 trace to trace-<index>-<txhash>.jsonl in --output.basedir.")
+@click.option("--trace.memory", "trace_memory", is_flag=True, help="Traces carry the memory.")
+@click.option("--trace.nostack", "trace_nostack", is_flag=True, help="Traces leave out the stack.")
+@click.option("--trace.returndata", "trace_returndata", is_flag=True, help="Traces carry the return data.")
 @scheduler_option
 @workers_option
 def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_test, basedir, output_result,
-            output_alloc, output_body, scheduler, workers) -> None:
+            output_alloc, output_body, trace, trace_memory, trace_nostack, trace_returndata, scheduler,
+            workers) -> None:
     """Apply transactions to a pre-state in one block; write the result and the post-state.
 
     Output 'stdout' prints one JSON object with the keys result / alloc / body.  Exit codes
@@ -99,6 +106,9 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
     if the alloc lacks their code the result reports "blockException: system contract ...
     has no code".  Put the system contracts in the alloc (hyperion.genesis.system_contracts_alloc()
     gives all four), pass --state-test (no system calls), or pick an earlier --state.fork.
+
+    --trace runs the transactions in this process on py-evm's interpreter loop, whatever
+    --scheduler says; the results are the same (docs/tracing.md).
     """
     try:
         the_scheduler = checking_scheduler(scheduler, workers)
@@ -108,12 +118,16 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
         os.makedirs(basedir, exist_ok=True)
     except OSError as exc:
         _fail(f"cannot create --output.basedir {basedir}: {exc.strerror or exc}", ERROR_IO)
-    # parallel workers boot while the input is read and parsed
-    starting = WorkerStart(the_scheduler) if scheduler != "sequential" else scheduler
+    session = None
+    if trace:
+        options = TraceOptions(memory=trace_memory, stack=not trace_nostack, return_data=trace_returndata)
+        session = TraceSession(lambda tx: StructLogger(options))
+    # parallel workers boot while the input is read and parsed (a traced run needs none)
+    starting = WorkerStart(the_scheduler) if scheduler != "sequential" and not trace else scheduler
     try:
         alloc, env, txs = _read_inputs(input_alloc, input_env, input_txs)
         output = run_t8n(alloc, env, txs, fork, chain_id=chain_id, reward=reward, scheduler=starting,
-                         workers=workers, state_test=state_test)
+                         workers=workers, state_test=state_test, trace=session)
     except T8nError as exc:
         _fail(str(exc), exc.exit_code)
     except HyperionError as exc:  # the block could not be executed
@@ -122,6 +136,13 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
         if isinstance(starting, WorkerStart):
             starting.close()
 
+    for index, tx_trace in output.traces:
+        path = os.path.join(basedir, trace_file_name(index, tx_trace.tx_hash))
+        try:
+            with open(path, "w") as handle:
+                handle.write(tx_trace.tracer.jsonl())
+        except OSError as exc:
+            _fail(f"cannot write a trace to {path}: {exc.strerror or exc}", ERROR_IO)
     combined = {}
     body_hex = "0x" + output.body.hex()
     for name, key, value in ((output_result, "result", output.result), (output_alloc, "alloc", output.alloc),

@@ -364,6 +364,25 @@ class Client:
             raise EstimateGasError(status, r.error, r.return_data)
         return r.gas
 
+    # -- traces ---------------------------------------------------------------------------
+    def trace_transaction(self, env: BlockEnv, transactions: Iterable[Union[bytes, UnsignedTx]], index: int,
+                          parent: ExecutionRef = None, *, tracer: str = "eip3155", memory: bool = False,
+                          stack: bool = True, return_data: bool = False,
+                          timeout: Optional[float] = None) -> Iterator[str]:
+        """The JSON lines of transaction ``index``'s trace (``tracer``: ``"eip3155"`` or
+        ``"call"``), as the server streams them; the block runs as a simulation."""
+        batch = self.batch_request(env, transactions, parent)
+        request = pb.TraceTransactionRequest(
+            parent_id=batch.parent_id, env=batch.env, transactions=batch.transactions, index=index,
+            tracer={"eip3155": pb.TRACER_EIP3155, "call": pb.TRACER_CALL}[tracer], memory=memory,
+            no_stack=not stack, return_data=return_data)
+        try:
+            for chunk in self.stub.TraceTransaction(request, timeout=self.timeout if timeout is None else timeout,
+                                                    metadata=self._metadata):
+                yield from chunk.lines
+        except grpc.RpcError as exc:
+            raise _wrap(exc) from None
+
     # -- reads ----------------------------------------------------------------------------
     def get_account(self, address: bytes, at: ExecutionRef = None) -> Optional[Account]:
         r = self._call(self.stub.GetAccount, pb.GetAccountRequest(address=_address(address), at_execution_id=_ref(at)))

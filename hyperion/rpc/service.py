@@ -35,6 +35,8 @@ from hyperion.rpc.convert import BadInput
 from hyperion.rpc.errors import RpcFailure, fail, in_rpc_words, map_error
 from hyperion.rpc.logs import log_event
 from hyperion.rpc.metrics import Metrics
+from hyperion.rpc.trace import chunks as trace_chunks
+from hyperion.rpc.trace import trace_lines, truncated_message
 from hyperion.types import BlockEnv, BlockResult
 from hyperion.v1 import execution_pb2 as pb
 from hyperion.v1 import execution_pb2_grpc as pb_grpc
@@ -561,6 +563,25 @@ class ExecutionService(pb_grpc.ExecutionServicer):
 
     def GetHead(self, request, context):
         return self._unary("GetHead", lambda r, c: self.get_head(r), request, context)
+
+    def TraceTransaction(self, request, context) -> Iterator[pb.TraceChunk]:
+        """A reader, like Call: the trace is a simulation (hyperion.rpc.trace)."""
+        method, started = "TraceTransaction", time.perf_counter()
+        try:
+            call = self._call_of(context, method)
+            env, txs = self._decode_batch(request)
+            parent = self._held_ref(request.parent_id, parent=True) if request.parent_id else None
+            lines, truncated = trace_lines(self.engine, env, txs, request, parent, call.deadline,
+                                           lambda: not call.is_active())
+        except Exception as exc:  # every failure becomes a status code
+            failure = self._failure(method, exc)
+            self.metrics.rpc(method, failure.code.name, time.perf_counter() - started)
+            context.abort(failure.code, failure.message)
+        yield from trace_chunks(lines)
+        code = grpc.StatusCode.RESOURCE_EXHAUSTED if truncated else grpc.StatusCode.OK
+        self.metrics.rpc(method, code.name, time.perf_counter() - started)
+        if truncated:
+            context.abort(code, truncated_message(lines))
 
     def ExecuteStream(self, request_iterator, context) -> Iterator[pb.StreamResponse]:
         stream = _StreamState()

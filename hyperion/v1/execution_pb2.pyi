@@ -8,6 +8,11 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Tracer(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRACER_EIP3155: _ClassVar[Tracer]
+    TRACER_CALL: _ClassVar[Tracer]
+
 class ExecutionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXECUTION_MODE_HOLD: _ClassVar[ExecutionMode]
@@ -21,6 +26,8 @@ class ExecutionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXECUTION_STATE_COMMITTED: _ClassVar[ExecutionState]
     EXECUTION_STATE_SIMULATED: _ClassVar[ExecutionState]
     EXECUTION_STATE_REJECTED: _ClassVar[ExecutionState]
+TRACER_EIP3155: Tracer
+TRACER_CALL: Tracer
 EXECUTION_MODE_HOLD: ExecutionMode
 EXECUTION_MODE_COMMIT: ExecutionMode
 EXECUTION_MODE_SIMULATE: ExecutionMode
@@ -29,6 +36,32 @@ EXECUTION_STATE_HELD: ExecutionState
 EXECUTION_STATE_COMMITTED: ExecutionState
 EXECUTION_STATE_SIMULATED: ExecutionState
 EXECUTION_STATE_REJECTED: ExecutionState
+
+class TraceTransactionRequest(_message.Message):
+    __slots__ = ("parent_id", "env", "transactions", "index", "tracer", "memory", "no_stack", "return_data")
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TRACER_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    NO_STACK_FIELD_NUMBER: _ClassVar[int]
+    RETURN_DATA_FIELD_NUMBER: _ClassVar[int]
+    parent_id: int
+    env: _types_pb2.BlockEnv
+    transactions: _containers.RepeatedCompositeFieldContainer[_types_pb2.Transaction]
+    index: int
+    tracer: Tracer
+    memory: bool
+    no_stack: bool
+    return_data: bool
+    def __init__(self, parent_id: _Optional[int] = ..., env: _Optional[_Union[_types_pb2.BlockEnv, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[_types_pb2.Transaction, _Mapping]]] = ..., index: _Optional[int] = ..., tracer: _Optional[_Union[Tracer, str]] = ..., memory: _Optional[bool] = ..., no_stack: _Optional[bool] = ..., return_data: _Optional[bool] = ...) -> None: ...
+
+class TraceChunk(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, lines: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExecuteBatchRequest(_message.Message):
     __slots__ = ("parent_id", "env", "transactions", "mode", "include_state_diff", "strict", "parent_is_previous", "expected_state_root")

@@ -95,6 +95,11 @@ class ExecutionStub:
                 request_serializer=hyperion_dot_v1_dot_execution__pb2.RevertToRequest.SerializeToString,
                 response_deserializer=hyperion_dot_v1_dot_execution__pb2.RevertToResponse.FromString,
                 _registered_method=True)
+        self.TraceTransaction = channel.unary_stream(
+                '/hyperion.v1.Execution/TraceTransaction',
+                request_serializer=hyperion_dot_v1_dot_execution__pb2.TraceTransactionRequest.SerializeToString,
+                response_deserializer=hyperion_dot_v1_dot_execution__pb2.TraceChunk.FromString,
+                _registered_method=True)
 
 
 class ExecutionServicer:
@@ -180,6 +185,14 @@ class ExecutionServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TraceTransaction(self, request, context):
+        """Trace one transaction of a block run as EXECUTION_MODE_SIMULATE (nothing kept): its
+        EIP-3155 lines, or its geth callTracer frames, streamed in chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExecutionServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -242,6 +255,11 @@ def add_ExecutionServicer_to_server(servicer, server):
                     servicer.RevertTo,
                     request_deserializer=hyperion_dot_v1_dot_execution__pb2.RevertToRequest.FromString,
                     response_serializer=hyperion_dot_v1_dot_execution__pb2.RevertToResponse.SerializeToString,
+            ),
+            'TraceTransaction': grpc.unary_stream_rpc_method_handler(
+                    servicer.TraceTransaction,
+                    request_deserializer=hyperion_dot_v1_dot_execution__pb2.TraceTransactionRequest.FromString,
+                    response_serializer=hyperion_dot_v1_dot_execution__pb2.TraceChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -568,6 +586,33 @@ class Execution:
             '/hyperion.v1.Execution/RevertTo',
             hyperion_dot_v1_dot_execution__pb2.RevertToRequest.SerializeToString,
             hyperion_dot_v1_dot_execution__pb2.RevertToResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TraceTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hyperion.v1.Execution/TraceTransaction',
+            hyperion_dot_v1_dot_execution__pb2.TraceTransactionRequest.SerializeToString,
+            hyperion_dot_v1_dot_execution__pb2.TraceChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,8 +12,9 @@ import io
 import json
 import logging
 import tempfile
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from ethereum.trace import discard_evm_trace, set_evm_trace
 from ethereum_spec_tools.evm_tools.t8n import T8N, ForkCache, t8n_arguments  # noqa: F401  (ImportError if absent)
 
 from hyperion.tools.conformance.fixture_json import normalize_alloc, to_hash
@@ -47,12 +48,19 @@ def spec_t8n(
     chain_id: int = 1,
     reward: Optional[int] = None,
     state_test: bool = False,
+    trace_dir: Optional[str] = None,
+    trace_args: Sequence[str] = (),
 ) -> Dict[str, Any]:
-    """Run ``ethereum-spec-evm t8n`` in this process; returns ``{"result": ..., "alloc": ...}``."""
+    """Run ``ethereum-spec-evm t8n`` in this process; returns ``{"result": ..., "alloc": ...}``.
+
+    ``trace_dir``: run with ``--trace`` (and ``trace_args``, e.g. ``--trace.memory``),
+    writing the trace files there.
+    """
     _quiet()
     parser = argparse.ArgumentParser()
     t8n_arguments(parser.add_subparsers(dest="evm_tool"))
-    with tempfile.TemporaryDirectory(prefix="hyperion-spec-t8n-") as basedir:
+    with tempfile.TemporaryDirectory(prefix="hyperion-spec-t8n-") as scratch:
+        basedir = trace_dir or scratch
         args = ["t8n", "--input.alloc", "stdin", "--input.env", "stdin", "--input.txs", "stdin",
                 "--state.fork", fork, "--state.chainid", str(chain_id), "--output.basedir", basedir,
                 "--output.result", "stdout", "--output.alloc", "stdout"]
@@ -60,25 +68,27 @@ def spec_t8n(
             args += ["--state.reward", str(reward)]
         if state_test:
             args.append("--state-test")
+        if trace_dir is not None:
+            args += ["--trace", *trace_args]
         options = parser.parse_args(args)
         stdin = io.StringIO(json.dumps({"alloc": copy.deepcopy(dict(alloc)), "env": copy.deepcopy(dict(env)),
                                         "txs": copy.deepcopy(txs)}))
         out = io.StringIO()
         with ForkCache() as cache:
             tool = T8N(options, out, stdin, cache)
-            code = tool.run()
+            try:
+                code = tool.run()
+            finally:  # the specs' tracer is process-wide: the next run must not inherit it
+                set_evm_trace(discard_evm_trace)
         if code != 0:
             raise RuntimeError(f"the specs' t8n exited with {code}")
     return json.loads(out.getvalue())
 
 
-def spec_state_test_post(fork: Fork, test: Mapping[str, Any], entry: Mapping[str, Any]
-                         ) -> Optional[Tuple[bytes, Dict[bytes, Dict[str, Any]]]]:
-    """(state root, normalized post alloc) the specs compute for one state-test entry, the
-    way their ``statetest`` tool runs it; None for a fork the specs do not implement."""
-    name = spec_fork_name(fork)
-    if name is None:
-        return None
+def state_test_t8n_inputs(test: Mapping[str, Any], entry: Mapping[str, Any]
+                          ) -> Tuple[Mapping[str, Any], Dict[str, Any], Dict[str, Any]]:
+    """(alloc, env, transaction) that ``t8n --state-test`` runs for one state-test entry, the
+    way the specs' ``statetest`` tool builds them."""
     env = dict(test["env"])
     env["blockHashes"] = {"0": env["previousHash"]} if "previousHash" in env else {}
     env["withdrawals"] = []
@@ -97,5 +107,16 @@ def spec_state_test_post(fork: Fork, test: Mapping[str, Any], entry: Mapping[str
                 tx["accessList"] = value[d]
         else:
             tx[key] = value
-    output = spec_t8n(test["pre"], env, [tx], name, chain_id=1, state_test=True)
+    return test["pre"], env, tx
+
+
+def spec_state_test_post(fork: Fork, test: Mapping[str, Any], entry: Mapping[str, Any]
+                         ) -> Optional[Tuple[bytes, Dict[bytes, Dict[str, Any]]]]:
+    """(state root, normalized post alloc) the specs compute for one state-test entry, the
+    way their ``statetest`` tool runs it; None for a fork the specs do not implement."""
+    name = spec_fork_name(fork)
+    if name is None:
+        return None
+    alloc, env, tx = state_test_t8n_inputs(test, entry)
+    output = spec_t8n(alloc, env, [tx], name, chain_id=1, state_test=True)
     return to_hash(output["result"]["stateRoot"]), normalize_alloc(output["alloc"])

@@ -53,6 +53,8 @@ from hyperion.errors import ChainConfigError, GenesisError, InvalidBlockError
 from hyperion.evm.forks import Fork, get_fork
 from hyperion.evm.header import EMPTY_OMMERS_HASH
 from hyperion.evm.transactions import prepare_unsigned
+from hyperion.trace.hooks import TraceSession
+from hyperion.trace.run import TxTrace, collect
 from hyperion.types import BlockEnv, BlockResult, Ommer, TxStatus, UnsignedTx, ZERO_ADDRESS, ZERO_HASH
 
 
@@ -80,6 +82,8 @@ class T8nOutput:
     #: RLP list of the transactions as run (signed bytes), for ``--output.body``
     body: bytes
     block: Optional[BlockResult] = None
+    #: (index in the input list, trace) of each traced transaction, with ``trace=``
+    traces: Tuple[Tuple[int, TxTrace], ...] = ()
 
 
 def resolve_fork(name: str, number: int, timestamp: int) -> Fork:
@@ -270,13 +274,16 @@ def run_t8n(
     scheduler: Union[str, WorkerStart] = "sequential",
     workers: Optional[int] = None,
     state_test: bool = False,
+    trace: Optional[TraceSession] = None,
 ) -> T8nOutput:
     """Apply ``txs`` to ``alloc`` in the block ``env`` describes, on Hyperion's engine.
 
     ``reward``: ``None`` = the fork's block reward, ``-1`` = none, else that many wei
     (pre-merge only).  ``state_test``: apply the transactions without system calls or
     rewards (``t8n --state-test``).  ``scheduler``: a name, or a :class:`WorkerStart` whose
-    workers started while the caller read the input (the caller closes it).
+    workers started while the caller read the input (the caller closes it).  ``trace``: the
+    transactions run in this process under that session's tracers (``t8n --trace``), and the
+    output carries the traces.
     """
     for name, value, shapes in (("alloc", alloc, "an object"), ("env", env, "an object")):
         if not isinstance(value, Mapping):
@@ -307,13 +314,17 @@ def run_t8n(
         except GenesisError as exc:  # an alloc the state cannot hold (a balance past 2**256, ...)
             raise T8nError(f"alloc: {exc}") from None
         block_exception = None
-        try:
-            result = engine.execute(block_env, [item for _, item in inputs])
-        except InvalidBlockError as exc:
-            if exc.result is None:
-                raise
-            result = exc.result
-            block_exception = result.block_exception or str(exc)
+        if trace is not None:  # a simulation reports a block-level failure in the result
+            result = engine.simulate(block_env, [item for _, item in inputs], trace=trace)
+            block_exception = result.block_exception
+        else:
+            try:
+                result = engine.execute(block_env, [item for _, item in inputs])
+            except InvalidBlockError as exc:
+                if exc.result is None:
+                    raise
+                result = exc.result
+                block_exception = result.block_exception or str(exc)
     finally:
         engine.close()
         if not isinstance(scheduler, WorkerStart):
@@ -326,7 +337,8 @@ def run_t8n(
     post = apply_diff(pre, result.diff)
     output = _result_json(the_fork, result, derived, rejected, original_index, block_exception)
     body = encode_body([item for _, item in inputs], the_fork, chain_id)
-    return T8nOutput(result=output, alloc=alloc_to_json(post), body=body, block=result)
+    traces = tuple((original_index[t.index], t) for t in collect(result, trace)) if trace is not None else ()
+    return T8nOutput(result=output, alloc=alloc_to_json(post), body=body, block=result, traces=traces)
 
 
 def _json_type(value: Any) -> str:
