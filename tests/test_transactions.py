@@ -89,3 +89,9 @@ def test_hyperion_executors_use_the_quiet_copies_only_of_the_methods_they_copy()
                 assert mine is quiet._REPLACEMENTS[name][theirs], (fork.name, name)
             else:
                 assert mine is theirs
+        computation = fork.state_class.computation_class
+        stock = fork.vm_class._state_class.computation_class
+        if eth.__version__ == quiet.COPIED_FROM:
+            assert computation.apply_message.__func__ is quiet.frontier_apply_message, fork.name
+        else:
+            assert computation.apply_message.__func__ is stock.apply_message.__func__

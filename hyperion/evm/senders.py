@@ -20,6 +20,7 @@ of a second, and it exits when its input closes (also when its parent dies).
 from __future__ import annotations
 
 import os
+import queue
 import struct
 import subprocess
 import sys
@@ -95,13 +96,24 @@ def _recover_raw(raw: bytes) -> Optional[bytes]:
 
 # -- the pipelined stage (caller side) -----------------------------------------------------------
 class Recovering:
-    """One block's senders as the helper sends them; :meth:`get` never waits."""
+    """One block's senders as the helper sends them; :meth:`get` never waits.
+
+    The caller moves ``position`` along as it executes: chunks it has already passed are
+    never sent to the helper (they were recovered in place), and :meth:`finish` stops the
+    sending, so the helper never works on behalf of a block that is over.
+    """
 
     def __init__(self, count: int) -> None:
         self.senders: List[Optional[bytes]] = [None] * count
+        self.position = 0
+        self.finished = False
 
     def get(self, index: int) -> Optional[bytes]:
+        self.position = index
         return self.senders[index]
+
+    def finish(self) -> None:
+        self.finished = True
 
 
 class RecoveryStage:
@@ -130,8 +142,9 @@ class RecoveryStage:
             stop = min(len(raws), start + (FIRST_CHUNK if start == 0 else CHUNK))
             chunks.append((start, stop))
             start = stop
-        writer = threading.Thread(target=self._write, args=(process, raws, chunks), daemon=True)
-        reader = threading.Thread(target=self._read, args=(process, recovering, chunks), daemon=True)
+        sent: "queue.SimpleQueue" = queue.SimpleQueue()
+        writer = threading.Thread(target=self._write, args=(process, raws, chunks, recovering, sent), daemon=True)
+        reader = threading.Thread(target=self._read, args=(process, recovering, sent), daemon=True)
         self._threads = [writer, reader]
         writer.start()
         reader.start()
@@ -144,18 +157,16 @@ class RecoveryStage:
         self._threads = []
 
     def close(self) -> None:
+        """Stop the helper (it keeps no state worth a graceful exit) and its threads."""
         process, self._process = self._process, None
         if process is not None:
-            try:
-                process.stdin.close()  # the helper exits at the end of its input
-            except OSError:
-                pass
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a helper stuck in C
-                process.kill()
-                process.wait()
-            process.stdout.close()
+            process.kill()
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except OSError:  # pragma: no cover - a write cut short by the kill
+                    pass
         self.wait()
 
     def _ensure_process(self) -> Optional[subprocess.Popen]:
@@ -171,23 +182,35 @@ class RecoveryStage:
         return self._process
 
     @staticmethod
-    def _write(process: subprocess.Popen, raws: List[bytes], chunks: list) -> None:
+    def _write(process: subprocess.Popen, raws: List[bytes], chunks: list, recovering: Recovering,
+               sent: "queue.SimpleQueue") -> None:
         try:
             for start, stop in chunks:
+                if recovering.finished:
+                    break
+                if stop <= recovering.position:  # the caller got there first
+                    continue
                 frame = [struct.pack(">I", stop - start)]
                 for raw in raws[start:stop]:
                     frame.append(struct.pack(">I", len(raw)))
                     frame.append(raw)
+                sent.put((start, stop))
                 process.stdin.write(b"".join(frame))
                 process.stdin.flush()
         except (OSError, ValueError):  # the helper died or was closed: the caller recovers in place
             pass
+        finally:
+            sent.put(None)
 
     @staticmethod
-    def _read(process: subprocess.Popen, recovering: Recovering, chunks: list) -> None:
+    def _read(process: subprocess.Popen, recovering: Recovering, sent: "queue.SimpleQueue") -> None:
         senders = recovering.senders
         try:
-            for start, stop in chunks:
+            while True:
+                chunk = sent.get()
+                if chunk is None:
+                    return
+                start, stop = chunk
                 size = (stop - start) * _RESULT_SIZE
                 data = process.stdout.read(size)
                 if data is None or len(data) != size:

@@ -95,6 +95,8 @@ class SequentialScheduler:
         except BaseException:
             self._recovery.close()  # a block cut short leaves answers in flight: drop the helper
             raise
+        if recovering is not None:
+            recovering.finish()
         stats = ExecutionStats(scheduler=self.name, workers=1, incarnations=len(outcomes),
                                execution_seconds=time.perf_counter() - started,
                                extra={"prepare_seconds": prepare_seconds,
