@@ -2,8 +2,12 @@
 
 The embedding API lives here; see :class:`hyperion.Engine`.
 """
-from hyperion import native as _native
-from hyperion.errors import (
+from hyperion.evm import lazy_precompiles as _lazy_precompiles
+
+_lazy_precompiles.install()  # before anything imports py-evm (so the imports below come after it)
+
+from hyperion import native as _native  # noqa: E402
+from hyperion.errors import (  # noqa: E402
     BatchTooLargeError,
     ChainConfigError,
     GenesisError,
@@ -15,7 +19,7 @@ from hyperion.errors import (
     StoreError,
     UnknownBlockError,
 )
-from hyperion.types import (
+from hyperion.types import (  # noqa: E402
     AccessListEntry,
     Account,
     Authorization,

@@ -124,3 +124,24 @@ def test_the_transaction_loop_creates_no_reference_cycles():
     finally:
         engine.close()
     assert found == 0, f"reference cycles created while executing: {kinds}"
+
+
+def test_the_bls_precompiles_load_on_first_call_and_are_py_evms():
+    import subprocess
+    import sys
+
+    check = (
+        "import sys, hyperion.evm.forks\n"
+        "assert 'eth' in sys.modules and 'py_ecc.optimized_bls12_381' not in sys.modules\n"
+        "from eth.precompiles import bls12_g1_add\n"
+        "from eth.precompiles.bls12_381.bls12_381_g1 import bls12_g1_add as real\n"
+        "class Msg: data = data_as_bytes = bytes(256)\n"
+        "class Computation:\n"
+        "    msg = Msg(); output = b''; gas = 0\n"
+        "    def consume_gas(self, amount, reason): self.gas += amount\n"
+        "ours, theirs = Computation(), Computation()\n"
+        "bls12_g1_add(ours); real(theirs)\n"
+        "assert bls12_g1_add is not real and (ours.output, ours.gas) == (theirs.output, theirs.gas)\n"
+        "assert len(ours.output) == 128 and ours.gas > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True)
