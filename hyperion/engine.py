@@ -183,6 +183,7 @@ class Engine:
         with self._lock:
             if self._owns_scheduler:
                 self.scheduler.close()
+            self._sequential.close()  # its sender-recovery helper, if a block started one
             self.store.close()
 
     def __enter__(self) -> "Engine":

@@ -256,3 +256,17 @@ def test_an_env_missing_what_the_fork_needs_is_a_config_error():
     result = CliRunner().invoke(main, ["t8n", "--input.alloc", "stdin", "--input.env", "stdin", "--input.txs", "stdin",
                                        "--state.fork", "Cancun", "--output.result", "stdout"], input=stdin)
     assert result.exit_code == 3 and "currentRandom" in result.output
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, {"b": "0x00"}, [], {}], "c": None, "d": True, "e": ""},
+    {"big": 2**70, "list": [{"x": 1}]},  # past orjson's 64 bits
+    {"text": "caf\u00e9 \u2603", "n": -3},  # escaped as the standard library escapes it
+    [],
+])
+def test_t8n_json_output_is_the_standard_librarys(value):
+    import json
+
+    from hyperion.commands.t8n import dump_json
+
+    assert dump_json(value) == json.dumps(value, indent=2).encode("ascii")

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hyperion.evm.forks import get_fork
-from hyperion.evm.transactions import decode_signed, fast_sender, signing_hash
+from hyperion.evm import senders, txdecode
+from hyperion.evm.transactions import decode_signed
 
 from tests import txgen
 
@@ -33,12 +34,14 @@ def test_sender_from_the_signed_bytes_equals_pyevms(secret, fork_name, tx_type, 
     tx = txgen.decode(fork_name, raw)
     expected = txgen.decode(fork_name, raw).sender  # py-evm's own recovery
     assert expected == key.public_key.to_canonical_address()
-    assert fast_sender(raw, tx_type, tx) == expected
+    record = txdecode.decode(raw)
+    assert senders.recover(record) == expected
     inner = getattr(tx, "_inner", tx)
     message = inner.get_message_for_signing()
     from eth_hash.auto import keccak
 
-    assert signing_hash(raw, tx_type, getattr(tx, "v", 0)) == keccak(message)
+    assert record.signing_hash == keccak(message)
+    senders.CACHE.clear()  # recovered here, not found in the cache
     prepared = decode_signed(fork, raw, chain_id)
     if prepared.error is None or "intrinsic" in prepared.error or "nonce" in prepared.error:
         assert prepared.sender == expected
@@ -49,8 +52,7 @@ def test_an_unrecoverable_signature_is_reported_by_pyevms_path():
     raw = txgen.sign("prague", key, nonce=0, to=b"\x02" * 20, tx_type=2, chain_id=1337)
     # r = 5 is not the x coordinate of a curve point: no key can be recovered
     broken = txgen.with_signature("prague", raw, r=5)
-    tx = txgen.decode("prague", broken)
-    assert fast_sender(broken, 2, tx) is None
+    assert senders.recover(txdecode.decode(broken)) is None
     prepared = decode_signed(get_fork("prague"), broken, 1337)
     assert prepared.error.startswith("invalid signature") and prepared.sender is None
 
@@ -87,3 +89,9 @@ def test_hyperion_executors_use_the_quiet_copies_only_of_the_methods_they_copy()
                 assert mine is quiet._REPLACEMENTS[name][theirs], (fork.name, name)
             else:
                 assert mine is theirs
+        computation = fork.state_class.computation_class
+        stock = fork.vm_class._state_class.computation_class
+        if eth.__version__ == quiet.COPIED_FROM:
+            assert computation.apply_message.__func__ is quiet.frontier_apply_message, fork.name
+        else:
+            assert computation.apply_message.__func__ is stock.apply_message.__func__

@@ -154,9 +154,28 @@ def command(input_alloc, input_env, input_txs, fork, chain_id, reward, state_tes
         else:
             path = os.path.join(basedir, name)
             try:
-                with open(path, "w") as handle:
-                    json.dump(value, handle, indent=2)
+                with open(path, "wb") as handle:
+                    handle.write(dump_json(value))
             except OSError as exc:
                 _fail(f"cannot write {key} to {path}: {exc.strerror or exc}", ERROR_IO)
     if combined:
-        click.echo(json.dumps(combined, indent=2))
+        click.echo(dump_json(combined).decode("ascii"))
+
+
+def dump_json(value) -> bytes:
+    """``json.dumps(value, indent=2)``, byte for byte, written by orjson (a 5,000-transaction
+    result and alloc take the standard library about a second).  orjson refuses integers
+    beyond 64 bits and writes non-ASCII text as UTF-8 where the standard library escapes it:
+    the standard library writes those."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - a core dependency; the standard library still works
+        orjson = None
+    if orjson is not None:
+        try:
+            data = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        except TypeError:
+            data = None
+        if data is not None and data.isascii():
+            return data
+    return json.dumps(value, indent=2).encode("ascii")

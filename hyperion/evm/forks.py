@@ -41,7 +41,7 @@ from eth_utils.logging import get_extended_debug_logger
 
 from hyperion.evm.accountdb import FlatAccountDB
 from hyperion.errors import ChainConfigError
-from hyperion.evm.quiet import quiet_overrides
+from hyperion.evm.quiet import quiet_computation_overrides, quiet_overrides
 
 #: (canonical name, py-evm VM class), in activation order
 _FORK_TABLE = (
@@ -220,7 +220,7 @@ def _hyperion_state_class(vm_class):
     base_computation = base_state.computation_class
     computation = type(
         f"Hyperion{base_computation.__name__}", (_SpecComputation, base_computation),
-        {"_precompiles": _spec_precompiles(base_computation)},
+        {"_precompiles": _spec_precompiles(base_computation), **quiet_computation_overrides(base_computation)},
     )
     return type(
         name,

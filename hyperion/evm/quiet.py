@@ -8,7 +8,8 @@ transfer on Hyperion's flat state that formatting is about a third of the transa
 looks the logger up by name on every use.
 
 These functions are line-for-line copies of py-evm's ``build_evm_message`` (Frontier, London,
-Cancun) and ``finalize_computation`` (Frontier, Spurious Dragon) minus the debug lines.
+Cancun), ``finalize_computation`` (Frontier, Spurious Dragon) and the computation's
+``apply_message`` (Frontier, which every later fork inherits) minus the debug lines.
 :func:`quiet_overrides` offers one only when the executor would otherwise run *exactly* the
 py-evm function it copies, and only on the py-evm version they were copied from, so a newer
 py-evm silently gets its own methods back.  The differential tests (tests/test_differential.py)
@@ -21,7 +22,10 @@ from typing import Dict
 from eth import __version__ as PYEVM_VERSION
 from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.constants import STACK_DEPTH_LIMIT
+from eth.exceptions import InsufficientFunds, StackDepthLimit
 from eth.vm.forks.cancun.state import BLOB_TX_TYPE, CancunTransactionExecutor
+from eth.vm.forks.frontier.computation import FrontierComputation
 from eth.vm.forks.frontier.state import FrontierTransactionExecutor
 from eth.vm.forks.london.state import LondonTransactionExecutor
 from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
@@ -106,6 +110,25 @@ def spurious_dragon_finalize_computation(self, transaction, computation):
     return computation
 
 
+def frontier_apply_message(cls, state, message, transaction_context, parent_computation=None):
+    snapshot = state.snapshot()
+    if message.depth > STACK_DEPTH_LIMIT:
+        raise StackDepthLimit("Stack depth limit reached")
+    if message.should_transfer_value and message.value:
+        sender_balance = state.get_balance(message.sender)
+        if sender_balance < message.value:
+            raise InsufficientFunds(f"Insufficient funds: {sender_balance} < {message.value}")
+        state.delta_balance(message.sender, -1 * message.value)
+        state.delta_balance(message.storage_address, message.value)
+    state.touch_account(message.storage_address)
+    computation = cls.apply_computation(state, message, transaction_context, parent_computation=parent_computation)
+    if computation.is_error:
+        state.revert(snapshot)
+    else:
+        state.commit(snapshot)
+    return computation
+
+
 _REPLACEMENTS = {
     "build_evm_message": {
         FrontierTransactionExecutor.build_evm_message: frontier_build_evm_message,
@@ -119,6 +142,12 @@ _REPLACEMENTS = {
 }
 
 
+#: class methods of the computation (compared by their underlying function)
+_COMPUTATION_REPLACEMENTS = {
+    "apply_message": {FrontierComputation.apply_message.__func__: frontier_apply_message},
+}
+
+
 def quiet_overrides(executor_class: type) -> Dict[str, object]:
     """Class attributes that replace ``executor_class``'s py-evm methods with the quiet copies."""
     if PYEVM_VERSION != COPIED_FROM:
@@ -128,4 +157,17 @@ def quiet_overrides(executor_class: type) -> Dict[str, object]:
         replacement = table.get(getattr(executor_class, name))
         if replacement is not None:
             overrides[name] = replacement
+    return overrides
+
+
+def quiet_computation_overrides(computation_class: type) -> Dict[str, object]:
+    """The same for a computation class: ``apply_message`` formats a debug line (two
+    ``encode_hex``) for every value transfer, executed or not."""
+    if PYEVM_VERSION != COPIED_FROM:
+        return {}
+    overrides = {}
+    for name, table in _COMPUTATION_REPLACEMENTS.items():
+        replacement = table.get(getattr(computation_class, name).__func__)
+        if replacement is not None:
+            overrides[name] = classmethod(replacement)
     return overrides

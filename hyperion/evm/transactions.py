@@ -1,8 +1,10 @@
 """Transactions in: EIP-2718 bytes or :class:`~hyperion.types.UnsignedTx`, decoded once.
 
-Decoding turns each input into a :class:`PreparedTx` holding py-evm's transaction object
-with its sender already recovered (cached on the object, so py-evm never recovers it
-again), its hash and its canonical encoding for the transactions root.  Anything that
+Decoding turns each input into a :class:`PreparedTx` holding the transaction execution
+runs -- for signed bytes the compact record of :mod:`hyperion.evm.txdecode`, which py-evm's
+executor reads like its own objects; py-evm's object only for inputs that record's decoder
+refuses and for explicit-sender inputs -- with its sender already recovered, its hash and
+its canonical encoding for the transactions root.  Anything that
 makes a transaction unusable regardless of state (malformed RLP, a type the fork does not
 know, a bad signature, a wrong chain id, too little gas for its intrinsic cost) is found
 here and carried as ``error``.
@@ -10,11 +12,12 @@ here and carried as ``error``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import rlp
 from eth_hash.auto import keccak
 
+from hyperion.evm import senders, txdecode
 from hyperion.evm.forks import Fork
 from hyperion.types import UnsignedTx
 
@@ -45,9 +48,14 @@ def _tx_type(raw: bytes) -> int:
 
 
 def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0,
-                  known_sender: Optional[bytes] = None) -> PreparedTx:
-    """Decode EIP-2718 ``raw`` bytes and recover the sender (unless ``known_sender``
-    says who it is: recovered from these very bytes before, e.g. by another Block-STM worker)."""
+                  sender: Optional[bytes] = None) -> PreparedTx:
+    """Decode EIP-2718 ``raw`` bytes and recover the sender.
+
+    ``sender``, when given, is the sender a recovery stage already found for these bytes
+    (``hyperion.evm.senders``); otherwise the cache of recovered senders is asked, then the
+    signature.  Execution uses the compact record (:mod:`hyperion.evm.txdecode`); bytes the
+    record's decoder does not accept go through py-evm's decoder, which says why.
+    """
     prepared = PreparedTx(index=index, encoded=bytes(raw))
     if not raw:
         prepared.error = "malformed transaction: empty input"
@@ -58,9 +66,40 @@ def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0,
         name = TX_TYPE_NAMES.get(tx_type, f"{tx_type:#x}")
         prepared.error = f"transaction type {name} is not valid in {fork.name}"
         return prepared
+    tx = txdecode.decode(prepared.encoded)
+    if tx is None:
+        return _decode_with_pyevm(fork, prepared, chain_id)
+    if tx_type == 4:
+        tx.authorization_list = _pyevm_authorizations(tx.authorization_list)
+    tx.intrinsic_gas = _intrinsic_gas_function(fork, tx_type)(tx)
+    prepared.tx = tx
+    prepared.hash = keccak(prepared.encoded)
+    error = _check_signature_fields(fork, tx, tx_type, chain_id)
+    if error is not None:
+        prepared.error = error
+        return prepared
+    if sender is None:
+        sender = senders.CACHE.get(prepared.hash)
+        if sender is None:
+            sender = senders.recover(tx)
+            if sender is None:  # py-evm names the signature's fault
+                return _decode_with_pyevm(fork, PreparedTx(index=index, encoded=prepared.encoded, type=tx_type),
+                                          chain_id)
+            senders.CACHE.put(prepared.hash, sender)
+    else:
+        senders.CACHE.put(prepared.hash, sender)
+    tx.sender = sender
+    prepared.sender = sender
+    prepared.error = _check_static(fork, tx)
+    return prepared
+
+
+def _decode_with_pyevm(fork: Fork, prepared: PreparedTx, chain_id: int) -> PreparedTx:
+    """py-evm's decoder and sender recovery: the judge of inputs the record's decoder refuses."""
+    raw = prepared.encoded
     builder = fork.vm_class.get_transaction_builder()
     try:
-        if tx_type == 0:
+        if prepared.type == 0:
             tx = rlp.decode(raw, sedes=builder.legacy_signed if hasattr(builder, "legacy_signed") else builder)
         else:
             tx = builder.decode(raw)
@@ -69,14 +108,10 @@ def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0,
         return prepared
     prepared.tx = tx
     prepared.hash = keccak(raw)
-
-    error = _check_signature_fields(fork, tx, tx_type, chain_id)
+    error = _check_signature_fields(fork, tx, prepared.type, chain_id)
     if error is None:
-        sender = known_sender or fast_sender(raw, tx_type, tx)
-        if sender is not None:
-            tx.__dict__["sender"] = sender  # where py-evm's cached_property keeps it
         try:
-            tx.sender  # recovers once (unless done above); cached on the object by py-evm
+            tx.sender  # recovers once; cached on the object by py-evm
         except Exception as exc:
             error = f"invalid signature: {exc}"
     if error is not None:
@@ -87,81 +122,46 @@ def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0,
     return prepared
 
 
-# -- sender recovery straight from the signed bytes ---------------------------------------------
-# py-evm recovers a sender by re-encoding the unsigned transaction with pyrlp and going through
-# eth-keys' objects: ~3/4 of the cost of decoding a transaction.  The signed bytes already hold
-# the unsigned fields (a successful strict decode proves them canonical), so the signing hash is
-# a slice of them under a new list header, and coincurve recovers the key directly.
-try:
-    from coincurve import PublicKey as _PublicKey
-except ImportError:  # pragma: no cover - coincurve is a dependency; py-evm's path still works
-    _PublicKey = None
+# -- what the record needs from py-evm ----------------------------------------------------------
+#: (fork name, type) -> py-evm's intrinsic-gas function of that fork's transaction class
+_INTRINSIC: Dict[Tuple[str, int], Callable] = {}
+#: a minimal canonical signed transaction of each type, decoded once per fork to find its class
+_PROBES = {
+    0: lambda: rlp.encode([0, 0, 0, b"", 0, b"", 27, 1, 1]),
+    1: lambda: b"\x01" + rlp.encode([1, 0, 0, 0, b"", 0, b"", [], 0, 1, 1]),
+    2: lambda: b"\x02" + rlp.encode([1, 0, 0, 0, 0, b"", 0, b"", [], 0, 1, 1]),
+    3: lambda: b"\x03" + rlp.encode([1, 0, 0, 0, 0, b"", 0, b"", [], 0, [], 0, 1, 1]),
+    4: lambda: b"\x04" + rlp.encode([1, 0, 0, 0, 0, b"", 0, b"", [], [], 0, 1, 1]),
+}
 
 
-def _item_end(data: bytes, pos: int) -> int:
-    """End offset of the RLP item starting at ``pos`` (``data`` is known to be valid RLP)."""
-    first = data[pos]
-    if first < 0x80:
-        return pos + 1
-    if first < 0xB8:
-        return pos + 1 + first - 0x80
-    if first < 0xC0:
-        size = first - 0xB7
-        return pos + 1 + size + int.from_bytes(data[pos + 1:pos + 1 + size], "big")
-    if first < 0xF8:
-        return pos + 1 + first - 0xC0
-    size = first - 0xF7
-    return pos + 1 + size + int.from_bytes(data[pos + 1:pos + 1 + size], "big")
+def _intrinsic_gas_function(fork: Fork, tx_type: int) -> Callable:
+    """The fork's own ``get_intrinsic_gas`` for this type, applied to a record.
 
-
-def _list_items(data: bytes, pos: int) -> List[int]:
-    """Start offsets of the items of the RLP list at ``pos``, plus its end offset."""
-    first = data[pos]
-    start = pos + 1 if first < 0xF8 else pos + 1 + first - 0xF7
-    end = _item_end(data, pos)
-    offsets = []
-    while start < end:
-        offsets.append(start)
-        start = _item_end(data, start)
-    offsets.append(end)
-    return offsets
-
-
-def _list_prefix(length: int) -> bytes:
-    if length < 56:
-        return bytes([0xC0 + length])
-    size = (length.bit_length() + 7) // 8
-    return bytes([0xF7 + size]) + length.to_bytes(size, "big")
-
-
-def signing_hash(raw: bytes, tx_type: int, v: int = 0) -> bytes:
-    """The hash a transaction's signature signs, from its (canonical) signed encoding."""
-    if tx_type == 0:
-        items = _list_items(raw, 0)
-        body = raw[items[0]:items[6]]  # nonce .. data
-        if v not in (27, 28):  # EIP-155: chain id, 0, 0
-            body += rlp.encode((v - 35) // 2) + b"\x80\x80"
-        return keccak(_list_prefix(len(body)) + body)
-    items = _list_items(raw, 1)
-    body = raw[items[0]:items[-4]]  # everything before y_parity, r, s
-    return keccak(raw[:1] + _list_prefix(len(body)) + body)
-
-
-def fast_sender(raw: bytes, tx_type: int, tx) -> Optional[bytes]:
-    """The sender of decoded ``tx`` (signed bytes ``raw``), or None to let py-evm recover it."""
-    if _PublicKey is None:
-        return None
-    try:
+    py-evm's intrinsic-gas rules read only the transaction's attributes (data, to, access
+    and authorization lists), so calling them on the record gives py-evm's figure for every
+    fork without restating the rules here.
+    """
+    key = (fork.name, tx_type)
+    function = _INTRINSIC.get(key)
+    if function is None:
+        builder = fork.vm_class.get_transaction_builder()
+        raw = _PROBES[tx_type]()
         if tx_type == 0:
-            v = tx.v
-            parity = v - 27 if v in (27, 28) else (v - 35) % 2
+            probe = rlp.decode(raw, sedes=builder.legacy_signed if hasattr(builder, "legacy_signed") else builder)
         else:
-            v, parity = 0, tx.y_parity
-        signature = tx.r.to_bytes(32, "big") + tx.s.to_bytes(32, "big") + bytes([parity])
-        public_key = _PublicKey.from_signature_and_message(signature, signing_hash(raw, tx_type, v), hasher=None)
-        return keccak(public_key.format(compressed=False)[1:])[12:]
-    except Exception:  # py-evm's path reports the error in its own words
-        return None
+            probe = builder.decode(raw)
+        inner = getattr(probe, "_inner", probe)  # typed transactions wrap their payload
+        function = _INTRINSIC[key] = type(inner).get_intrinsic_gas
+    return function
+
+
+def _pyevm_authorizations(fields: tuple) -> tuple:
+    """EIP-7702 authorizations as py-evm's objects (its set-code processing recovers their
+    authorities through them)."""
+    from eth.vm.forks.prague.transactions import Authorization
+
+    return tuple(Authorization(*entry) for entry in fields)
 
 
 def _check_signature_fields(fork: Fork, tx, tx_type: int, chain_id: int) -> Optional[str]:
@@ -268,12 +268,12 @@ def prepare_unsigned(fork: Fork, utx: UnsignedTx, chain_id: int, index: int = 0)
 
 
 def prepare_one(fork: Fork, item: Union[bytes, UnsignedTx], chain_id: int, index: int,
-                known_sender: Optional[bytes] = None) -> PreparedTx:
-    """Decode (and recover the sender of) one input; see :func:`decode_signed` for ``known_sender``."""
+                sender: Optional[bytes] = None) -> PreparedTx:
+    """Decode (and recover the sender of) one input; ``sender`` as for :func:`decode_signed`."""
     if isinstance(item, UnsignedTx):
         return prepare_unsigned(fork, item, chain_id, index)
     if isinstance(item, (bytes, bytearray, memoryview)):
-        return decode_signed(fork, bytes(item), chain_id, index, known_sender)
+        return decode_signed(fork, bytes(item), chain_id, index, sender)
     return PreparedTx(index=index, error=f"unsupported transaction input of type {type(item).__name__}")
 
 

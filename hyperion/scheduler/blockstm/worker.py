@@ -217,9 +217,9 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
         item = prepared.get(tx)
         if item is None:
             begun = time.perf_counter_ns()
-            known_sender = senders.get(tx)
-            item = prepared[tx] = prepare_one(fork, inputs[tx], chain_id, tx, known_sender)
-            recovered += known_sender is None
+            known = senders.get(tx)
+            item = prepared[tx] = prepare_one(fork, inputs[tx], chain_id, tx, known)
+            recovered += known is None
             prepare_ns += time.perf_counter_ns() - begun
         while True:
             begun = time.perf_counter_ns()

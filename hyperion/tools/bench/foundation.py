@@ -39,7 +39,7 @@ from hyperion.genesis import merge_allocs, system_contracts_alloc
 from hyperion.types import BlockEnv
 
 ACCOUNTS = 1000
-GAS_LIMIT = 100_000_000  # 1,000 ERC-20 transfers at 80k gas each must fit in one block
+GAS_LIMIT = 1_000_000_000  # 10,000 ERC-20 transfers (~52k gas each) must fit in one block
 GENESIS_TIME = 1_700_000_000
 COINBASE = b"\xc0" + b"\x00" * 18 + b"\x01"
 PHASES = ("decode", "execute", "root", "summary", "commit")

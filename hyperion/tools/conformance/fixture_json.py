@@ -16,6 +16,7 @@ import coincurve
 import rlp
 from eth_hash.auto import keccak
 
+from hyperion.evm import txdecode
 from hyperion.evm.forks import Fork
 from hyperion.types import (
     AccessListEntry,
@@ -363,7 +364,7 @@ def sign(tx: JsonTx, chain_id: int, fork: Optional[Fork] = None) -> JsonTx:
 
 def encode_signed(tx: JsonTx, chain_id: int) -> bytes:
     """EIP-2718 bytes of a signed transaction."""
-    body = rlp.encode(_unsigned_fields(tx, chain_id) + [tx.v, tx.r, tx.s])
+    body = txdecode.encode(_unsigned_fields(tx, chain_id) + [tx.v, tx.r, tx.s])
     return body if tx.type == 0 else bytes([tx.type]) + body
 
 

@@ -1,0 +1,11 @@
+"""Signed transaction bytes -> compact record, and fields -> RLP: compiled or pure-Python
+(see ``hyperion.native``)."""
+from hyperion.native import load
+
+_impl = load("hyperion.evm", "txdecode")
+
+DecodedTx = _impl.DecodedTx
+decode = _impl.decode
+encode = _impl.encode
+
+__all__ = ["DecodedTx", "decode", "encode"]

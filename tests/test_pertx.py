@@ -1,0 +1,147 @@
+"""Per-transaction work outside the interpreter: pipelined sender recovery, the sender cache,
+and the garbage-collector pause of the sequential transaction loop (docs/design.md §19)."""
+from __future__ import annotations
+
+import gc
+from dataclasses import replace
+
+import pytest
+from eth_keys import keys
+
+from hyperion import BlockEnv, ChainConfig, Engine
+from hyperion.evm import senders, txdecode
+from hyperion.tools import workloads
+
+from tests import txgen
+
+CONFIG = ChainConfig()
+COINBASE = bytes.fromhex("c0" + "00" * 18 + "01")
+ACCOUNTS = 40
+ENV = BlockEnv(number=1, timestamp=1_700_000_012, coinbase=COINBASE, base_fee=workloads.GWEI,
+               parent_beacon_block_root=(1).to_bytes(32, "big"))
+
+
+def _batch() -> list:
+    """Transfers and token calls (above the pipeline's threshold), two with broken signatures."""
+    nonces: dict = {}
+    txs = workloads.transfer_batch(50, ACCOUNTS, nonces) + workloads.erc20_batch(40, ACCOUNTS, nonces)
+    txs[7] = txgen.with_signature("prague", txs[7], r=5)  # no key recovers from r = 5
+    key = keys.PrivateKey(b"\x09" * 32)
+    txs.append(txgen.sign("prague", key, nonce=0, to=b"\x01" * 20, tx_type=2, chain_id=CONFIG.chain_id))  # no funds
+    return txs
+
+
+def _run(txs, stage_threshold: int, monkeypatch, break_helper: bool = False):
+    monkeypatch.setattr(senders, "PIPELINE_MIN_TXS", stage_threshold)
+    senders.CACHE.clear()
+    engine = Engine.in_memory(chain_config=CONFIG)
+    try:
+        engine.init_genesis(workloads.genesis_alloc(ACCOUNTS))
+        if break_helper:  # a helper that dies at once: every sender is recovered in place
+            original = senders.RecoveryStage._ensure_process
+
+            def dead(self):
+                process = original(self)
+                process.kill()
+                process.wait()
+                return process
+            monkeypatch.setattr(senders.RecoveryStage, "_ensure_process", dead)
+        result = engine.execute(ENV, txs)
+    finally:
+        engine.close()
+    summary = [(r.status, r.error, r.sender, r.gas_used, r.tx_hash) for r in result.tx_results]
+    return result.state_root, result.receipts_root, summary, result.stats.extra.get("senders_recovered_ahead")
+
+
+def test_senders_recovered_ahead_give_the_block_recovered_in_place(monkeypatch):
+    txs = _batch()
+    in_place = _run(txs, 10**9, monkeypatch)
+    assert in_place[3] == 0
+    assert [s[1] for s in in_place[2]].count(None) >= len(txs) - 4  # wallet 7's later nonces fail too
+    assert in_place[2][7][1].startswith("invalid signature") and in_place[2][-1][1].startswith("insufficient funds")
+    assert in_place[:3] == _run(txs, 1, monkeypatch)[:3]
+    assert in_place[:3] == _run(txs, 1, monkeypatch, break_helper=True)[:3]
+
+
+def test_the_stage_recovers_exactly_what_recovery_in_place_does():
+    txs = _batch() + [b"", b"\x02junk", b"\xc0"]
+    stage = senders.RecoveryStage()
+    try:
+        recovering = stage.submit(txs)
+        assert recovering is not None
+        stage.wait()
+    finally:
+        stage.close()
+    for index, raw in enumerate(txs):
+        record = txdecode.decode(raw)
+        assert recovering.get(index) == (senders.recover(record) if record is not None else None)
+    assert recovering.get(7) is None and sum(1 for s in recovering.senders if s) == len(txs) - 4
+
+
+def test_a_small_block_does_not_start_the_helper():
+    stage = senders.RecoveryStage()
+    assert stage.submit(_batch()[:senders.PIPELINE_MIN_TXS - 1]) is None
+    assert stage._process is None
+
+
+def test_the_sender_cache_is_bounded_and_evicts_the_oldest():
+    cache = senders.SenderCache(2)
+    for i in range(3):
+        cache.put(bytes([i]) * 32, bytes([i]) * 20)
+    assert len(cache) == 2 and cache.get(b"\x00" * 32) is None and cache.get(b"\x02" * 32) == b"\x02" * 20
+
+
+def test_a_cached_sender_is_not_recovered_again(monkeypatch):
+    from hyperion.evm.forks import get_fork
+    from hyperion.evm.transactions import decode_signed
+
+    raw = _batch()[0]
+    senders.CACHE.clear()
+    first = decode_signed(get_fork("prague"), raw, CONFIG.chain_id)
+    monkeypatch.setattr(senders, "recover", lambda tx: pytest.fail("recovered twice"))
+    again = decode_signed(get_fork("prague"), raw, CONFIG.chain_id)
+    assert again.sender == first.sender and len(first.sender) == 20
+
+
+def test_the_transaction_loop_creates_no_reference_cycles():
+    """The loop runs with the collector paused: that is free only if nothing there is cyclic."""
+    engine = Engine.in_memory(chain_config=CONFIG)  # sequential
+    try:
+        engine.init_genesis(workloads.genesis_alloc(ACCOUNTS))
+        txs = _batch()
+        engine.execute(replace(ENV), txs[:3])  # first-use caches (state classes, opcode tables)
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            engine.execute(ENV, txs)
+            found = gc.collect()
+            kinds = sorted({type(o).__name__ for o in gc.garbage})
+        finally:
+            gc.garbage.clear()
+            gc.set_debug(0)
+            gc.enable()
+    finally:
+        engine.close()
+    assert found == 0, f"reference cycles created while executing: {kinds}"
+
+
+def test_the_bls_precompiles_load_on_first_call_and_are_py_evms():
+    import subprocess
+    import sys
+
+    check = (
+        "import sys, hyperion.evm.forks\n"
+        "assert 'eth' in sys.modules and 'py_ecc.optimized_bls12_381' not in sys.modules\n"
+        "from eth.precompiles import bls12_g1_add\n"
+        "from eth.precompiles.bls12_381.bls12_381_g1 import bls12_g1_add as real\n"
+        "class Msg: data = data_as_bytes = bytes(256)\n"
+        "class Computation:\n"
+        "    msg = Msg(); output = b''; gas = 0\n"
+        "    def consume_gas(self, amount, reason): self.gas += amount\n"
+        "ours, theirs = Computation(), Computation()\n"
+        "bls12_g1_add(ours); real(theirs)\n"
+        "assert bls12_g1_add is not real and (ours.output, ours.gas) == (theirs.output, theirs.gas)\n"
+        "assert len(ours.output) == 128 and ours.gas > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True)
