@@ -86,13 +86,19 @@ def test_every_sender_is_recovered_once_per_block_across_the_workers():
         sequential.init_genesis(genesis())
         parallel.init_genesis(genesis())
         expected = sequential.execute(block_env(), txs)
-        got = parallel.execute(block_env(), txs)
-    assert got.stats.fallback is None, got.stats.fallback
-    assert got.state_root == expected.state_root and got.tx_results == expected.tx_results
-    assert all(r.status.value == "success" for r in got.tx_results)
-    assert got.stats.incarnations > len(txs)  # the block really re-executed transactions
-    assert got.stats.extra["worker_recovered"] == len(txs)
-    assert got.stats.extra["worker_decoded"] >= len(txs)
+        # whether incarnations conflict depends on the workers' timing: run the block until
+        # one run really re-executed transactions (each run must be exact either way)
+        for _attempt in range(8):
+            got = parallel.execute(block_env(), txs)
+            assert got.stats.fallback is None, got.stats.fallback
+            assert got.state_root == expected.state_root and got.tx_results == expected.tx_results
+            assert all(r.status.value == "success" for r in got.tx_results)
+            assert got.stats.extra["worker_recovered"] == len(txs)
+            assert got.stats.extra["worker_decoded"] >= len(txs)
+            parallel.discard(got)
+            if got.stats.incarnations > len(txs):
+                break
+    assert got.stats.incarnations > len(txs), "no run re-executed a transaction"
 
 
 class CountingReader:
