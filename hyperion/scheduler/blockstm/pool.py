@@ -27,6 +27,7 @@ import glob
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -82,17 +83,37 @@ def new_segment_name() -> str:
 
 
 def _owner_alive(name: str) -> bool:
+    pid, _, token = name[len(NAME_PREFIX):].partition("-")
+    if not (pid.isdigit() and len(token) == 8 and all(c in "0123456789abcdef" for c in token)):
+        return True  # not a name new_segment_name() made: not ours to judge
     try:
-        pid = int(name[len(NAME_PREFIX):].split("-", 1)[0])
-    except ValueError:
-        return True  # not a name this module made: not ours to judge
-    try:
-        os.kill(pid, 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # alive, another user's
     return True
+
+
+def _kill_orphaned_workers(name: str) -> None:
+    """SIGKILL the workers of a dead coordinator still running (frozen, or spinning on a lock
+    a dead peer held): they are the processes whose command line names its segment."""
+    if not os.path.isdir("/proc"):
+        return
+    wanted = name.encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"hyperion.scheduler.blockstm.worker" in argv and wanted in argv:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def remove_stale(lock_dir: Optional[str] = None) -> List[str]:
@@ -102,24 +123,19 @@ def remove_stale(lock_dir: Optional[str] = None) -> List[str]:
     """
     removed = []
     lock_dir = lock_dir or tempfile.gettempdir()
-    for path in glob.glob(os.path.join(lock_dir, NAME_PREFIX + "*.lock")):
-        name = os.path.basename(path)[: -len(".lock")]
+    names = {os.path.basename(path)[: -len(".lock")] for path in glob.glob(os.path.join(lock_dir, NAME_PREFIX + "*.lock"))}
+    if os.path.isdir("/dev/shm"):  # also a segment whose lock file is already gone
+        names.update(os.path.basename(path) for path in glob.glob(os.path.join("/dev/shm", NAME_PREFIX + "*")))
+    for name in sorted(names):
         if _owner_alive(name):
             continue
-        for leftover in (path, os.path.join("/dev/shm", name)):
+        _kill_orphaned_workers(name)
+        for leftover in (os.path.join(lock_dir, name + ".lock"), os.path.join("/dev/shm", name)):
             try:
                 os.unlink(leftover)
                 removed.append(leftover)
             except FileNotFoundError:
                 pass
-    if os.path.isdir("/dev/shm"):  # a segment whose lock file is already gone
-        for path in glob.glob(os.path.join("/dev/shm", NAME_PREFIX + "*")):
-            if not _owner_alive(os.path.basename(path)):
-                try:
-                    os.unlink(path)
-                    removed.append(path)
-                except FileNotFoundError:
-                    pass
     if removed:
         log.info("removed what dead Block-STM coordinators left behind: %s", ", ".join(removed))
     return removed

@@ -231,7 +231,10 @@ def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: in
     if fault == "start":
         os._exit(3)
     started = time.perf_counter()
-    segment = _attach(shm_name)
+    try:
+        segment = _attach(shm_name)
+    except FileNotFoundError:  # the coordinator is gone already (it unlinks the segment last)
+        return
     scheduler = SharedScheduler(segment.buf, capacity, dep_capacity, log_capacity, lock_path)
     # import the execution stack now, not in the middle of the first block
     import hyperion.evm.processor  # noqa: F401
