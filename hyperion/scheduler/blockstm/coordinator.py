@@ -250,7 +250,8 @@ class ParallelScheduler:
                 "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,
                 "incarnations_per_tx": scheduler.header(core.H_INCARNATIONS) / n,
                 "parallel_prefix": accepted,
-                "pool_problems": healed,
+                # workers found dead (and replaced) before this block; the log says which and why
+                "pool_repairs": len(healed),
                 **{f"worker_{key}": value for key, value in problems["worker_seconds"].items()
                    if key != "seconds"},
             },
