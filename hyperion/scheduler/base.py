@@ -34,7 +34,7 @@ class BlockJob:
     #: names of the chain's extra precompile sets
     precompiles: tuple = ()
     #: a :class:`~hyperion.deadline.Deadline` checked between transactions (None: none);
-    #: in-process only, workers never see it
+    #: the parallel scheduler's coordinator also checks it while its workers run
     deadline: Optional[object] = None
 
     def prepare(self, index: int) -> PreparedTx:
