@@ -23,9 +23,10 @@ the engine, which raises its error (:class:`~hyperion.errors.DeadlineExceededErr
 :class:`~hyperion.errors.ExecutionCancelled`).  Nothing was written by then: execution
 only ever writes to the block's overlay, which is dropped with it.
 
-Block-STM's parallel phase runs in worker processes that never see the deadline: it is
-checked when that phase ends, and before each transaction the coordinator then (or for
-a block below its parallel threshold) runs itself with ``run_sequentially``, in-process,
+Block-STM's parallel phase runs in worker processes: the coordinator checks the deadline
+while it waits for them, stops the block when it passes and kills the workers that do
+not stop at once (docs/design.md §15); the transactions it then runs itself with
+``run_sequentially`` (or all of a block below its parallel threshold) check it in-process,
 with the checking state class.
 
 Without a deadline none of this runs: the plain state class, no check per transaction.

@@ -11,7 +11,6 @@ block commit is one LMDB transaction).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -22,25 +21,35 @@ import time
 import click
 
 from hyperion.chain import ChainConfig
+from hyperion.commands.jsoninput import parse_json
 from hyperion.commands.options import data_dir_option, open_engine, scheduler_option, workers_option
 
 GENESIS_TIME = 1_700_000_000
 DEMO_ACCOUNTS = 1000
+#: the largest --genesis file read (an alloc of a few million accounts; the file is parsed in memory)
+MAX_GENESIS_BYTES = 1 << 30
 
 
 def _load_genesis(path: str):
     """An alloc JSON (``{address: {balance, nonce, code, storage}}``), or a genesis file
-    holding one under ``alloc`` (with an optional ``timestamp``)."""
+    holding one under ``alloc`` (with an optional ``timestamp``); at most
+    ``MAX_GENESIS_BYTES``, nested at most ``JSON_DEPTH`` deep."""
     try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"--genesis {path}: {exc}") from None
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_GENESIS_BYTES + 1)
+    except OSError as exc:
+        raise click.ClickException(f"--genesis {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_GENESIS_BYTES:
+        raise click.ClickException(f"--genesis {path}: larger than {MAX_GENESIS_BYTES >> 20} MiB")
+    data = parse_json(raw, f"--genesis {path}", click.ClickException)
     if not isinstance(data, dict):
         raise click.ClickException(f"--genesis {path}: expected a JSON object of address -> account")
     if "alloc" in data and isinstance(data["alloc"], dict):
         timestamp = data.get("timestamp", GENESIS_TIME)
-        return data["alloc"], int(timestamp, 0) if isinstance(timestamp, str) else int(timestamp)
+        try:
+            return data["alloc"], int(timestamp, 0) if isinstance(timestamp, str) else int(timestamp)
+        except (TypeError, ValueError):
+            raise click.ClickException(f"--genesis {path}: timestamp {timestamp!r} is not an integer") from None
     return data, GENESIS_TIME
 
 
@@ -110,6 +119,7 @@ def command(data_dir, listen, scheduler, workers, genesis_path, tls_cert, tls_ke
                              max_batch_bytes=max_batch_bytes, hold_timeout=hold_timeout, call_timeout=call_timeout),
     )
     config.check()  # refuse an unsafe listen address before touching the data directory
+    genesis = _load_genesis(genesis_path) if genesis_path else None  # and a bad genesis file
 
     # A signal during start-up (genesis, workers) stops the server as soon as it is up.
     stop = threading.Event()
@@ -135,8 +145,8 @@ def command(data_dir, listen, scheduler, workers, genesis_path, tls_cert, tls_ke
     try:
         if engine.head.number < 0:
             started = time.perf_counter()
-            if genesis_path:
-                alloc, timestamp = _load_genesis(genesis_path)
+            if genesis:
+                alloc, timestamp = genesis
                 what = f"{len(alloc)} accounts from {genesis_path}"
             else:
                 alloc, timestamp = workloads.genesis_alloc(DEMO_ACCOUNTS), GENESIS_TIME

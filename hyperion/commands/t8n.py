@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from hyperion.commands.jsoninput import parse_json
 from hyperion.commands.options import scheduler_option, workers_option
 from hyperion.tools.conformance import WorkerStart, checking_scheduler
 from hyperion.tools.conformance.t8n import ERROR_EVM, ERROR_IO, T8nError, run_t8n
@@ -14,25 +15,8 @@ from hyperion.errors import HyperionError
 from hyperion.trace import StructLogger, TraceOptions, TraceSession, trace_file_name
 
 
-#: nesting the JSON decoder may recurse to: py-evm raises the interpreter's limit to 100,000
-#: when imported, past what the C stack holds, and json's C decoder recurses on it (a
-#: segmentation fault on ``[[[[...`` instead of an error)
-JSON_DEPTH = 2000
-
-
 def _parse_json(data: bytes, where: str):
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(min(limit, JSON_DEPTH))
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise T8nError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except RecursionError:
-        raise T8nError(f"{where}: JSON nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, or an integer literal past Python's digit limit
-        raise T8nError(f"{where}: not JSON: {exc}") from None
-    finally:
-        sys.setrecursionlimit(limit)
+    return parse_json(data, where, T8nError)
 
 
 def _read_inputs(input_alloc: str, input_env: str, input_txs: str):

@@ -16,6 +16,7 @@ from hyperion.errors import (
     StoreError,
     UnknownBlockError,
 )
+from hyperion.blockenv_bounds import BlockEnvError
 from hyperion.rpc.convert import BadInput
 
 
@@ -41,7 +42,7 @@ def map_error(exc: BaseException, *, parent: bool = False) -> RpcFailure:
     """Engine exception -> status code (``parent``: an unknown id was named as a parent)."""
     if isinstance(exc, RpcFailure):
         return exc
-    if isinstance(exc, BadInput):
+    if isinstance(exc, (BadInput, BlockEnvError)):  # BlockEnvError: a field the fork cannot run with
         return fail(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     if isinstance(exc, UnknownBlockError):
         code = grpc.StatusCode.FAILED_PRECONDITION if parent else grpc.StatusCode.NOT_FOUND

@@ -36,7 +36,7 @@ class BlockJob:
     #: names of the chain's extra precompile sets
     precompiles: tuple = ()
     #: a :class:`~hyperion.deadline.Deadline` checked between transactions (None: none);
-    #: in-process only, workers never see it
+    #: the parallel scheduler's coordinator also checks it while its workers run
     deadline: Optional[object] = None
     #: receipts built as transactions become final: a scheduler may add its first
     #: transactions here in order (Block-STM does while its workers run); the block adds the rest

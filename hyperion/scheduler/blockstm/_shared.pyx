@@ -350,3 +350,19 @@ cdef class SharedScheduler:
 
     def pid(self):
         return os.getpid()
+
+    def inject_fault(self, str kind, int64_t tx):
+        """Tests only: leave the shared state as a worker dying right here would.
+
+        ``"lock"``: holding transaction ``tx``'s spinlock; ``"record"``: half-way through
+        appending a record (its space reserved, its ready flag never set).
+        """
+        cdef int64_t offset
+        if kind == "lock":
+            hy_lock(&self.locks[tx])
+        elif kind == "record":
+            offset = hy_add(&self.h[H_LOG_ALLOC], C_RECORD_HEADER + 64)
+            if offset + 2 * C_RECORD_HEADER + 64 <= self.log_capacity:
+                hy_store(<int64_t *> (self.log + offset), 64)
+        else:
+            raise ValueError(f"unknown fault {kind!r}")

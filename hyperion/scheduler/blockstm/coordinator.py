@@ -21,22 +21,25 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import weakref
-from dataclasses import dataclass
 from multiprocessing import connection, shared_memory
 from typing import Callable, Dict, List, Optional
-
-import hyperion
 
 from hyperion.scheduler.blockstm import shared as core
 from hyperion.scheduler.blockstm.fold import InOrderFold
 from hyperion.scheduler.base import BatchOutcome, BlockJob
 from hyperion.scheduler.sequential import run_sequentially
+from hyperion.scheduler.blockstm.pool import (
+    WATCHDOG_GAS_PER_SECOND,
+    WATCHDOG_SLACK_SECONDS,
+    BlockWatch,
+    Worker,
+    WorkerPool,
+    new_segment_name,
+    remove_stale,
+)
 from hyperion.scheduler.blockstm.protocol import (
     BlockTask,
     Done,
@@ -44,14 +47,9 @@ from hyperion.scheduler.blockstm.protocol import (
     MAX_WRITERS,
     LmdbBase,
     MemoryBase,
-    Ready,
-    Stop,
     StoreBase,
-    Warm,
-    WarmUp,
     decode_message,
     encode_block_messages,
-    encode_message,
 )
 from hyperion.types import ExecutionStats
 
@@ -79,19 +77,6 @@ def break_even_abort_ratio(workers: int) -> float:
     return max(0.0, 1.0 - 1.0 / (workers * PARALLEL_EFFICIENCY))
 
 
-@dataclass
-class _Worker:
-    index: int
-    process: subprocess.Popen
-    conn: connection.Connection
-    pid: int = 0
-    #: what this worker has warmed up (its reply received)
-    warmed: tuple = ()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-
 class ParallelScheduler:
     """Block-STM over ``workers`` processes; see the module docstring."""
 
@@ -107,7 +92,8 @@ class ParallelScheduler:
         abort_ratio: Optional[float] = None,
         contention_probe: int = DEFAULT_CONTENTION_PROBE,
         check: Optional[bool] = None,
-        stop_timeout: float = 10.0,
+        watchdog_slack: float = WATCHDOG_SLACK_SECONDS,
+        watchdog_gas_per_second: int = WATCHDOG_GAS_PER_SECOND,
         start_timeout: float = 120.0,
         root_every: Optional[int] = None,
     ) -> None:
@@ -122,138 +108,85 @@ class ParallelScheduler:
         self.contention_probe = contention_probe
         #: re-validate every folded transaction against the sequential state (tests)
         self.check = bool(int(os.environ.get("HYPERION_BLOCKSTM_CHECK", "0"))) if check is None else check
-        self.stop_timeout = stop_timeout
         #: early state-root step every this many transactions folded (None: max(256, n / 8))
         self.root_every = root_every
+        #: the watchdog's bound: ``slack`` + (gas limit still running) / ``gas_per_second``
+        self.watchdog_slack = watchdog_slack
+        self.watchdog_gas_per_second = watchdog_gas_per_second
         self.start_timeout = start_timeout
         self._store = None
         self._segment: Optional[shared_memory.SharedMemory] = None
         self._scheduler = None
-        self._workers: List[_Worker] = []
+        self.pool: Optional[WorkerPool] = None
         self._lock_path: Optional[str] = None
         self._seq = 0
+        #: worker pid -> the in-memory store version it holds
         self._memory_sent: Dict[int, str] = {}
-        self._restarts = 0
-        #: (fork name, precompile sets) every worker has warmed up, for replacements
-        self._warmed: List[tuple] = []
         self.startup_seconds = 0.0
         #: blocks the workers finished without any fallback (``stats.fallback`` None); a block
         #: that fell back, before or after the workers started, is not counted
         self.parallel_blocks = 0
-        #: tests only: ``{"exit_at_tx": i}`` makes the worker that executes tx ``i`` of the
-        #: next block exit abruptly (one shot), to exercise worker-death recovery
+        #: tests only, one shot, for the next block: ``{"exit_at_tx": i}`` makes the worker
+        #: that executes tx ``i`` exit abruptly; with ``"holding": "lock"`` (or ``"record"``)
+        #: it first takes that transaction's scheduler lock (or half-writes a record);
+        #: ``"replacement": "start"`` (or ``"warm-up"``) makes the worker started in its
+        #: place exit too, while starting (or warming up); ``"spawn": [...]`` (before the
+        #: pool starts) makes the first workers started take those faults, in order
         self.fault_injection: Optional[dict] = None
         self._finalizer = None
 
-    # -- lifecycle --------------------------------------------------------------------
+    # -- lifecycle (the processes themselves: hyperion.scheduler.blockstm.pool) ------------
     def attach(self, store) -> None:
         self._store = store
 
+    @property
+    def _workers(self) -> List[Worker]:
+        """The workers that are up."""
+        return self.pool.workers if self.pool is not None else []
+
     def start(self) -> None:
         """Create the shared segment and start the workers (idempotent)."""
-        if self._workers:
+        if self.pool is not None:
             return
         started = time.perf_counter()
+        remove_stale()
         size = core.segment_size(self.capacity, self.dep_capacity, self.log_bytes)
-        self._segment = shared_memory.SharedMemory(create=True, size=size)
-        handle, self._lock_path = tempfile.mkstemp(prefix="hyperion-blockstm-", suffix=".lock")
-        os.close(handle)
+        name = new_segment_name()
+        self._segment = shared_memory.SharedMemory(name=name, create=True, size=size)
+        self._lock_path = os.path.join(tempfile.gettempdir(), name + ".lock")
+        os.close(os.open(self._lock_path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         self._scheduler = core.SharedScheduler(
             self._segment.buf, self.capacity, self.dep_capacity, self.log_bytes, self._lock_path
         )
         self._scheduler.reset(0, 0)
-        self._finalizer = weakref.finalize(self, _cleanup, self._segment.name, self._lock_path)
-        for index in range(self.workers):
-            self._workers.append(self._spawn(index))
-        for worker in self._workers:
-            self._await_ready(worker)
+        self.pool = WorkerPool(self.workers, (self._segment.name, str(self.capacity), str(self.dep_capacity),
+                                              str(self.log_bytes), self._lock_path), self.start_timeout)
+        if self.fault_injection and "spawn" in self.fault_injection:  # tests: the first workers fail
+            self.pool.spawn_faults = list(self.fault_injection.pop("spawn"))
+        # also at interpreter exit without close(): views released before the segment closes
+        self._finalizer = weakref.finalize(self, _release, self.pool, self._scheduler, self._segment,
+                                           self._lock_path)
+        for problem in self.pool.ensure():
+            log.warning("Block-STM start: %s", problem)
         self.startup_seconds = time.perf_counter() - started
-        log.info("started %d Block-STM workers in %.2fs", self.workers, self.startup_seconds)
-
-    def _spawn(self, index: int) -> _Worker:
-        parent, child = socket.socketpair()
-        env = dict(os.environ)
-        # the worker imports this very copy of hyperion, installed or not
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(hyperion.__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-        args = [
-            sys.executable, "-m", "hyperion.scheduler.blockstm.worker", str(child.fileno()), self._segment.name,
-            str(self.capacity), str(self.dep_capacity), str(self.log_bytes), self._lock_path, str(index),
-        ]
-        # own session: Ctrl-C in a terminal signals the foreground process group, and it is
-        # the coordinator's to handle; a worker stops when told or when its socket closes
-        process = subprocess.Popen(args, pass_fds=[child.fileno()], env=env, close_fds=True, start_new_session=True)
-        child.close()
-        return _Worker(index=index, process=process, conn=connection.Connection(parent.detach()))
-
-    def _await_ready(self, worker: _Worker) -> None:
-        if not worker.conn.poll(self.start_timeout):
-            raise RuntimeError(f"Block-STM worker {worker.index} did not start within {self.start_timeout}s")
-        message = decode_message(worker.conn.recv())
-        if type(message) is not Ready:
-            raise RuntimeError(f"Block-STM worker {worker.index} sent {message!r} instead of Ready")
-        worker.pid = message.pid
+        log.info("started %d Block-STM workers in %.2fs", len(self._workers), self.startup_seconds)
 
     def warm_up(self, fork_names_and_precompiles) -> None:
         """Build fork state classes (and compile precompile kernels) in every worker."""
         self.start()
-        specs = list(fork_names_and_precompiles)
-        self._warmed.extend(spec for spec in specs if spec not in self._warmed)
-        for worker in self._workers:
-            worker.conn.send(encode_message(WarmUp(tuple(specs))))
-        for worker in self._workers:
-            self._await_warm(worker)
-            worker.warmed = tuple(self._warmed)
-
-    @staticmethod
-    def _await_warm(worker: _Worker) -> None:
-        message = decode_message(worker.conn.recv())
-        if type(message) is not Warm:
-            raise RuntimeError(f"Block-STM worker {worker.index} sent {message!r} instead of Warm")
+        for problem in self.pool.warm_up(list(fork_names_and_precompiles)):
+            log.warning("Block-STM warm-up: %s", problem)
 
     def close(self) -> None:
-        for worker in self._workers:
-            try:
-                worker.conn.send(encode_message(Stop()))
-            except (OSError, BrokenPipeError):
-                pass
-        for worker in self._workers:
-            try:
-                worker.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait(timeout=5)
-            worker.conn.close()
-        self._workers = []
-        if self._scheduler is not None:
-            self._scheduler.release()
-            self._scheduler = None
-        if self._segment is not None:
-            self._segment.close()
-            try:
-                self._segment.unlink()
-            except FileNotFoundError:
-                pass
-            self._segment = None
-            if self._finalizer is not None:
-                self._finalizer.detach()
-            if self._lock_path and os.path.exists(self._lock_path):
-                os.unlink(self._lock_path)
+        if self._finalizer is not None:
+            self._finalizer()
+        self.pool = None
+        self._scheduler = None
+        self._segment = None
 
-    def _restart(self, worker: _Worker) -> _Worker:
-        if worker.alive():
-            worker.process.kill()
-        worker.process.wait(timeout=5)
-        worker.conn.close()
-        self._restarts += 1
-        replacement = self._spawn(worker.index)
-        self._await_ready(replacement)
-        if self._warmed:  # a replacement warms up now too, not in the middle of its first block
-            replacement.conn.send(encode_message(WarmUp(tuple(self._warmed))))
-            self._await_warm(replacement)
-            replacement.warmed = tuple(self._warmed)
-        self._memory_sent.pop(worker.index, None)
-        return replacement
+    @property
+    def _restarts(self) -> int:
+        return self.pool.restarts if self.pool is not None else 0
 
     # -- execution --------------------------------------------------------------------
     def _fallback_reason(self, job: BlockJob, n: int) -> Optional[str]:
@@ -274,24 +207,27 @@ class ParallelScheduler:
         if reason is not None:
             return self._sequential(job, started, reason)
         self.start()
+        restarts_before = self._restarts
+        # a worker that died since the last block is replaced, a replacement waited for
+        healed = self.pool.ensure()
+        workers = self._workers
+        if not workers:
+            return self._sequential(job, started, "; ".join(healed))
         self._seq += 1
         scheduler = self._scheduler
         scheduler.reset(n, self._seq)
-        restarts_before = self._restarts
         # the task is pickled once for all workers; only the base differs per worker
-        wires = encode_block_messages(self._block_task(job), [self._base_for(worker) for worker in self._workers])
-        for worker, wire in zip(self._workers, wires):
-            worker.conn.send(wire)
+        wires = encode_block_messages(self._block_task(job), [self._base_for(worker) for worker in workers])
+        for worker, wire in zip(workers, wires):
+            self.pool.send(worker, wire)  # one that is gone shows up in _wait as a death
 
         # the fold starts on the settled prefix while the workers run (fold.py)
         fold = InOrderFold(job, scheduler, n, self.root_every)
-        problems = self._wait(n, fold.advance)
+        problems = self._wait(n, self._watch(job, n), fold.advance)
         finished_at = time.perf_counter()
         parallel_seconds = finished_at - started
-        # any worker that died or hung is replaced before the next block
-        for i, worker in enumerate(self._workers):
-            if not worker.alive() or worker.index in problems.get("replace", ()):
-                self._workers[i] = self._restart(worker)
+        # any worker that died or stayed silent is replaced; it starts while the block folds
+        self.pool.replace(problems["replace"])
         if problems["error"] is not None:
             raise problems["error"]
 
@@ -330,6 +266,8 @@ class ParallelScheduler:
                 "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,
                 "incarnations_per_tx": scheduler.header(core.H_INCARNATIONS) / n,
                 "parallel_prefix": accepted,
+                # workers found dead (and replaced) before this block; the log says which and why
+                "pool_repairs": len(healed),
                 **{f"worker_{key}": value for key, value in problems["worker_seconds"].items()
                    if key != "seconds"},
             },
@@ -363,21 +301,28 @@ class ParallelScheduler:
 
     def _take_fault(self) -> Optional[dict]:
         fault, self.fault_injection = self.fault_injection, None
+        if fault and "replacement" in fault:
+            self.pool.spawn_faults.append(fault["replacement"])
         return fault
 
-    def _base_for(self, worker: _Worker) -> StoreBase:
+    def _base_for(self, worker: Worker) -> StoreBase:
         store = self._store
         if not store.is_memory:
             return LmdbBase(store.path)
         # store and generation: a scheduler shared by several engines serves several stores
         version = f"{store.instance}:{store.generation}"
-        if self._memory_sent.get(worker.index) == version:
+        if self._memory_sent.get(worker.process.pid) == version:
             return MemoryBase(version)
-        self._memory_sent[worker.index] = version
+        self._memory_sent[worker.process.pid] = version
         return MemoryBase(version, store.backend.export())
 
-    def _wait(self, n: int, while_waiting: Callable[[], None]) -> dict:
-        """Wait for every worker to report; stop the block early on failure or contention.
+    def _watch(self, job: BlockJob, n: int) -> BlockWatch:
+        return BlockWatch(self._scheduler, lambda tx: job.prepare(tx).gas, job.processor.env.gas_limit, n,
+                          job.deadline, gas_per_second=self.watchdog_gas_per_second, slack=self.watchdog_slack)
+
+    def _wait(self, n: int, watch: BlockWatch, while_waiting: Callable[[], None]) -> dict:
+        """Wait for every worker to report; stop the block early on failure, contention, a
+        stall (the watchdog) or the caller's deadline.
 
         ``while_waiting`` runs between polls (the early fold): the coordinator's own work
         overlaps the workers'.  Should it raise, the block is stopped, the workers are
@@ -424,12 +369,18 @@ class ParallelScheduler:
                     del waiting[worker.index]
             if not waiting:
                 break
+            stop = watch.poll()
+            if stop:
+                reasons.append(stop)
+                log.error("Block-STM block stopped: %s", stop)
+                scheduler.set_flag(core.H_STOP, 1)
             if scheduler.header(core.H_STOP):
                 if stop_deadline is None:
-                    stop_deadline = time.monotonic() + self.stop_timeout
+                    stop_deadline = time.monotonic() + watch.grace
                 elif time.monotonic() > stop_deadline:
                     for worker in waiting.values():
-                        reasons.append(f"worker {worker.index} did not stop; restarted")
+                        reasons.append(f"worker {worker.index} (pid {worker.pid}) silent; killed and replaced")
+                        log.error("Block-STM worker %d (pid %d) did not stop; killing it", worker.index, worker.pid)
                         replace.add(worker.index)
                     break
             elif not reasons:
@@ -446,12 +397,14 @@ class ParallelScheduler:
         return {"reasons": reasons, "replace": replace, "worker_seconds": worker_seconds, "error": error}
 
 
-def _cleanup(name: str, lock_path: str) -> None:
-    try:
-        segment = shared_memory.SharedMemory(name=name)
-        segment.close()
-        segment.unlink()
-    except FileNotFoundError:
-        pass
-    if os.path.exists(lock_path):
-        os.unlink(lock_path)
+def _release(pool: WorkerPool, scheduler, segment: shared_memory.SharedMemory, lock_path: str) -> None:
+    """Stop the workers, then drop the scheduler's views of the segment before closing it
+    (a view still exported makes ``SharedMemory.close`` raise BufferError, at exit too)."""
+    pool.close()
+    scheduler.release()
+    segment.close()
+    for remove in (segment.unlink, lambda: os.unlink(lock_path)):
+        try:
+            remove()
+        except FileNotFoundError:
+            pass

@@ -138,17 +138,18 @@ class SharedScheduler:
             w[H_CAPACITY] = self.capacity
 
     # -- plain accessors --------------------------------------------------------------
+    # header() and set_flag() take no lock, like the compiled module's atomic load / store
+    # (an aligned 8-byte word is read and written whole): the coordinator reads progress
+    # and sets STOP even while a frozen worker holds the lock
     def header(self, index: int) -> int:
-        with self._lock:
-            return self._words[index]
+        return self._words[index]
 
     def add_stat(self, index: int, value: int) -> None:
         with self._lock:
             self._words[index] += value
 
     def set_flag(self, index: int, value: int = 1) -> None:
-        with self._lock:
-            self._words[index] = value
+        self._words[index] = value
 
     def done(self) -> bool:
         with self._lock:
@@ -351,3 +352,21 @@ class SharedScheduler:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def inject_fault(self, kind: str, tx: int) -> None:
+        """Tests only: leave the shared state as a worker dying right here would.
+
+        ``"lock"``: holding the scheduler lock (this twin's one lock; the kernel drops a
+        dead holder's ``flock``); ``"record"``: half-way through appending a record (its
+        space reserved, its ready flag never set).
+        """
+        if kind == "lock":
+            fcntl.flock(self._lock._fd, fcntl.LOCK_EX)
+        elif kind == "record":
+            with self._lock:
+                offset = self._words[H_LOG_ALLOC]
+                if offset + 2 * RECORD_HEADER + 64 <= self.log_capacity:
+                    self._words[H_LOG_ALLOC] = offset + RECORD_HEADER + 64
+                    self._log[offset:offset + 8] = (64).to_bytes(8, "little")
+        else:
+            raise ValueError(f"unknown fault {kind!r}")

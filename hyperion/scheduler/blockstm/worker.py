@@ -212,8 +212,10 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
 
     def execute(tx: int, incarnation: int):
         nonlocal prepare_ns, state, accounts, recovered
-        if fault.get("exit_at_tx") == tx:
-            os._exit(3)  # fault injection (tests): die without a word, mid-block
+        if fault.get("exit_at_tx") == tx:  # fault injection (tests): die without a word, mid-block
+            if fault.get("holding"):
+                scheduler.inject_fault(fault["holding"], tx)
+            os._exit(3)
         item = prepared.get(tx)
         if item is None:
             begun = time.perf_counter_ns()
@@ -308,10 +310,18 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
 
 
 def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: int, log_capacity: int,
-                lock_path: str) -> None:
-    """Serve blocks until told to stop (or the coordinator goes away)."""
+                lock_path: str, fault: str = "") -> None:
+    """Serve blocks until told to stop (or the coordinator goes away).
+
+    ``fault`` (tests): ``"start"`` exits before Ready, ``"warm-up"`` exits on WarmUp.
+    """
+    if fault == "start":
+        os._exit(3)
     started = time.perf_counter()
-    segment = _attach(shm_name)
+    try:
+        segment = _attach(shm_name)
+    except FileNotFoundError:  # the coordinator is gone already (it unlinks the segment last)
+        return
     scheduler = SharedScheduler(segment.buf, capacity, dep_capacity, log_capacity, lock_path)
     # import the execution stack now, not in the middle of the first block
     import hyperion.evm.processor  # noqa: F401
@@ -329,6 +339,8 @@ def worker_main(index: int, conn, shm_name: str, capacity: int, dep_capacity: in
             if type(message) is Stop:
                 break
             if type(message) is WarmUp:
+                if fault == "warm-up":
+                    os._exit(3)
                 from hyperion.evm.forks import FORKS
                 from hyperion.evm.state import state_class_for
 
@@ -375,9 +387,13 @@ def main(argv=None) -> None:
     from multiprocessing.connection import Connection
 
     args = sys.argv[1:] if argv is None else argv
-    fd, shm_name, capacity, dep_capacity, log_capacity, lock_path, index = args
+    fd, shm_name, capacity, dep_capacity, log_capacity, lock_path, index, *fault = args
     conn = Connection(int(fd))
-    worker_main(int(index), conn, shm_name, int(capacity), int(dep_capacity), int(log_capacity), lock_path)
+    try:
+        worker_main(int(index), conn, shm_name, int(capacity), int(dep_capacity), int(log_capacity), lock_path,
+                    *fault)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the coordinator went away mid-block: nobody is left to tell
 
 
 if __name__ == "__main__":
