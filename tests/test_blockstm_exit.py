@@ -130,3 +130,16 @@ def _a_dead_pid() -> int:
 def test_segment_names_carry_the_owner_pid():
     name = pool.new_segment_name()
     assert name.startswith(f"{pool.NAME_PREFIX}{os.getpid()}-")
+
+
+def test_workers_import_the_coordinators_copy_whatever_the_working_directory(tmp_path):
+    """Workers start with ``python -m``, which would put the working directory first on the
+    path: a directory holding another ``hyperion`` must not shadow the coordinator's copy."""
+    impostor = tmp_path / "hyperion"
+    impostor.mkdir()
+    (impostor / "__init__.py").write_text("raise SystemExit('the working directory copy was imported')\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    child = subprocess.run([sys.executable, "-P", "-c", CHILD, "close"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.splitlines()[-1])["workers"]

@@ -168,7 +168,9 @@ class WorkerPool:
         # the worker imports this very copy of hyperion, installed or not
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(hyperion.__file__)))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-        args = [sys.executable, "-m", "hyperion.scheduler.blockstm.worker", str(child.fileno()),
+        # -P: ``-m`` would put the working directory first on the path, ahead of that copy
+        # (another checkout in the directory the caller runs from would be imported instead)
+        args = [sys.executable, "-P", "-m", "hyperion.scheduler.blockstm.worker", str(child.fileno()),
                 *self.worker_args, str(index)]
         if self.spawn_faults:
             args.append(self.spawn_faults.pop(0))
