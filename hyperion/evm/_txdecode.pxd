@@ -5,7 +5,7 @@
 cdef class DecodedTx:
     cdef public object type_id, chain_id, nonce, gas_price, max_priority_fee_per_gas, max_fee_per_gas
     cdef public object gas, to, value, data, access_list, max_fee_per_blob_gas, blob_versioned_hashes
-    cdef public object authorization_list, v, y_parity, r, s, signing_hash, sender, intrinsic_gas
+    cdef public object authorization_list, v, y_parity, r, s, signing_hash, sender, intrinsic_gas, hash
 
 cdef tuple _item(bytes data, Py_ssize_t pos, Py_ssize_t end)
 cdef list _items(bytes data, Py_ssize_t start, Py_ssize_t stop)

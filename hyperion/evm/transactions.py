@@ -73,7 +73,7 @@ def decode_signed(fork: Fork, raw: bytes, chain_id: int, index: int = 0,
         tx.authorization_list = _pyevm_authorizations(tx.authorization_list)
     tx.intrinsic_gas = _intrinsic_gas_function(fork, tx_type)(tx)
     prepared.tx = tx
-    prepared.hash = keccak(prepared.encoded)
+    prepared.hash = tx.hash = keccak(prepared.encoded)
     error = _check_signature_fields(fork, tx, tx_type, chain_id)
     if error is not None:
         prepared.error = error

@@ -33,12 +33,14 @@ class DecodedTx:
     == gas_price`` (as py-evm's legacy objects do); EIP-1559 and later have ``gas_price``
     None.  ``access_list`` is a tuple of ``(address, (slot, ...))``; ``authorization_list``
     holds ``(chain_id, address, nonce, y_parity, r, s)`` tuples until the caller swaps in
-    py-evm's objects.  ``sender`` and ``intrinsic_gas`` are filled in by the caller.
+    py-evm's objects.  ``sender``, ``intrinsic_gas`` and ``hash`` (the transaction hash, as
+    py-evm's objects have it: tracers pair traces with results by it) are filled in by the
+    caller.
     """
 
     __slots__ = ("type_id", "chain_id", "nonce", "gas_price", "max_priority_fee_per_gas", "max_fee_per_gas",
                  "gas", "to", "value", "data", "access_list", "max_fee_per_blob_gas", "blob_versioned_hashes",
-                 "authorization_list", "v", "y_parity", "r", "s", "signing_hash", "sender", "intrinsic_gas")
+                 "authorization_list", "v", "y_parity", "r", "s", "signing_hash", "sender", "intrinsic_gas", "hash")
 
     def __init__(self):
         self.type_id = None
@@ -52,6 +54,7 @@ class DecodedTx:
         self.signing_hash = None
         self.sender = None
         self.intrinsic_gas = 0
+        self.hash = None
 
     def recovery_id(self) -> int:
         """The signature's y parity (EIP-155 folds it into ``v`` for legacy transactions)."""
