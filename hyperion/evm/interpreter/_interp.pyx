@@ -127,6 +127,7 @@ cdef class ForkTable:
     cdef unsigned char compiled[256]
     cdef long long gas[256]
     cdef list functions
+    cdef readonly list mnemonics
 
     def __init__(self, compiled_gas, functions):
         """``compiled_gas``: {opcode: static gas} for the opcodes to run here;
@@ -140,6 +141,7 @@ cdef class ForkTable:
             self.compiled[op] = 1
             self.gas[op] = cost
         self.functions = list(functions)
+        self.mnemonics = [getattr(function, "mnemonic", "") for function in self.functions]
         if len(self.functions) != 256:
             raise ValueError("a fork table needs 256 opcode functions")
 
@@ -168,31 +170,33 @@ cdef inline object _signed(object value):
     return value - UINT_256_CEILING if value > UINT_255_MAX else value
 
 
-cdef long long _memory_cost(long long size_in_bytes):
-    # BaseComputation.memory_gas_cost (yellow paper C_mem); callers bound the size below
-    # 2**40, so words**2 cannot overflow
-    cdef long long words = (size_in_bytes + 31) // 32
+cdef inline object _ceil32(object value):
+    return (value + 31) // 32 * 32
+
+
+cdef object _memory_cost(object size_in_bytes):
+    # eth.vm.computation.memory_gas_cost (the yellow paper's C_mem)
+    words = size_in_bytes // 32
     return 3 * words + (words * words) // 512
 
 
-cdef long long _charge_memory(object computation, long long start, long long size,
+cdef long long _charge_memory(object computation, object start, object size,
                               long long gas) except -1:
-    """Grow memory to cover ``[start, start + size)`` the way ``extend_memory`` does;
-    -> gas left.  ``start``/``size`` are -1 when they did not fit a C integer."""
-    cdef long long end, before, cost
-    if size == 0:
+    """Grow memory to cover ``[start, start + size)`` as ``BaseComputation.extend_memory``
+    does (same cost, same out-of-gas message); -> gas left.  Python ints: this is the rare
+    path, and offsets here may be any 256-bit value."""
+    if not size:
         return gas
-    if start < 0 or size < 0 or start + size > (1LL << 40):
-        # 2**40 bytes cost more than 2**62 gas: no frame run here can pay for it
-        raise OutOfGas("Out of gas: memory expansion")
     memory = computation._memory
-    end = start + size
-    before = PyByteArray_GET_SIZE(memory._bytes)
-    if end <= before:
+    before = _ceil32(len(memory._bytes))
+    after = _ceil32(start + size)
+    if after <= before:
         return gas
-    cost = _memory_cost(end) - _memory_cost(before)
+    cost = _memory_cost(after) - _memory_cost(before)
     if cost > gas:
-        raise OutOfGas(f"Out of gas: Needed {cost} - Remaining {gas} - Reason: Expanding memory")
+        raise OutOfGas(
+            f"Out of gas: Needed {cost} - Remaining {gas} - Reason: Expanding memory {before} -> {after}"
+        )
     memory.extend(start, size)
     return gas - cost
 
@@ -262,7 +266,7 @@ def run(computation, analysis, ForkTable table):
         cost = gas_table[op]
         if cost > gas:
             _sync(computation, gas_meter, gas, pcs[i] + 1)
-            raise OutOfGas(f"Out of gas: Needed {cost} - Remaining {gas} - Reason: opcode 0x{op:02x}")
+            raise OutOfGas(f"Out of gas: Needed {cost} - Remaining {gas} - Reason: {table.mnemonics[op]}")
         gas -= cost
         height = len(stack)
 
@@ -293,8 +297,10 @@ def run(computation, analysis, ForkTable table):
                 raise InsufficientStack("Wanted 1 stack item, had none")
             stack.pop()
         elif op == JUMP or op == JUMPI:
-            if height < (1 if op == JUMP else 2):
-                raise InsufficientStack("Wanted stack items for a jump")
+            if op == JUMP and height < 1:
+                raise InsufficientStack("Wanted 1 stack item, had none")
+            if op == JUMPI and height < 2:
+                raise InsufficientStack(f"Wanted 2 stack items, only had {height}")
             dest = _as_offset(stack.pop())
             if op == JUMPI and not _as_int(stack.pop()):
                 i += 1
@@ -308,17 +314,23 @@ def run(computation, analysis, ForkTable table):
             i = jump_targets[dest]
             continue
         elif op == MLOAD or op == MSTORE or op == MSTORE8:
-            if height < (1 if op == MLOAD else 2):
-                raise InsufficientStack("Insufficient stack items for a memory access")
-            start = _as_offset(stack.pop())
+            if height < 1:
+                raise InsufficientStack("Wanted 1 stack item, had none")
+            b = _as_int(stack.pop())
+            start = _as_offset(b)
             size = 1 if op == MSTORE8 else 32
             if start < 0 or start + size > PyByteArray_GET_SIZE(mem):
-                gas = _charge_memory(computation, start, size, gas)
+                if op != MLOAD and height < 2:
+                    raise InsufficientStack("Wanted 1 stack item, had none")
+                gas = _charge_memory(computation, b, size, gas)
                 mem = computation._memory._bytes
+                start = _as_offset(b)
             buffer = <unsigned char*> PyByteArray_AS_STRING(mem) + start
             if op == MLOAD:
                 stack.append(_PyLong_FromByteArray(buffer, 32, 0, 0))
             else:
+                if height < 2:
+                    raise InsufficientStack("Wanted 1 stack item, had none")
                 a = stack.pop()
                 if op == MSTORE8:
                     buffer[0] = (_as_int(a) & 0xFF)
@@ -329,18 +341,22 @@ def run(computation, analysis, ForkTable table):
                     memcpy(buffer + 32 - n, <const unsigned char*> data, n)
         elif op == SHA3:
             if height < 2:
-                raise InsufficientStack("Wanted 2 stack items")
-            start = _as_offset(stack.pop())
-            size = _as_offset(stack.pop())
-            if size == 0:
+                raise InsufficientStack(f"Wanted 2 stack items, only had {height}")
+            a = _as_int(stack.pop())
+            b = _as_int(stack.pop())
+            if not b:
                 stack.append(_as_int(keccak(b"")))
             else:
-                gas = _charge_memory(computation, start, size, gas)
+                gas = _charge_memory(computation, a, b, gas)
                 mem = computation._memory._bytes
+                start = _as_offset(a)
+                size = _as_offset(b)
                 cost = GAS_SHA3_WORD * ((size + 31) // 32)
                 if cost > gas:
                     _sync(computation, gas_meter, gas, pcs[i] + 1)
-                    raise OutOfGas("Out of gas: SHA3 word gas cost")
+                    raise OutOfGas(
+                        f"Out of gas: Needed {cost} - Remaining {gas} - Reason: SHA3: word gas cost"
+                    )
                 gas -= cost
                 buffer = <unsigned char*> PyByteArray_AS_STRING(mem) + start
                 stack.append(_as_int(keccak(buffer[:size])))
@@ -354,7 +370,7 @@ def run(computation, analysis, ForkTable table):
                 stack[height - 1] = UINT_256_MAX - a
         elif op == ADDMOD or op == MULMOD:
             if height < 3:
-                raise InsufficientStack("Wanted 3 stack items")
+                raise InsufficientStack(f"Wanted 3 stack items, only had {height}")
             a = _as_int(stack.pop())
             b = _as_int(stack.pop())
             c = _as_int(stack.pop())
@@ -367,7 +383,7 @@ def run(computation, analysis, ForkTable table):
         elif op in (ADD, MUL, SUB, DIV, SDIV, MOD, SMOD, SIGNEXTEND, LT, GT, SLT, SGT, EQ,
                     AND, OR, XOR, BYTE, SHL, SHR, SAR):
             if height < 2:
-                raise InsufficientStack("Wanted 2 stack items")
+                raise InsufficientStack(f"Wanted 2 stack items, only had {height}")
             a = _as_int(stack.pop())
             b = _as_int(stack[height - 2])
             # a was the top of the stack: py-evm's "left"; b the second ("right")
