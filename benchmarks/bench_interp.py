@@ -1,6 +1,6 @@
 """Compute benchmark: the compiled interpreter against py-evm's loop and stock py-evm.
 
-    python benchmarks/bench_interp.py [--rounds 3] [--quick] [--opcodes]
+    python benchmarks/bench_interp.py [--rounds 3] [--quick] [--opcodes] [--erc20 5000]
 
 Workloads are calls into ``contracts/Compute.vy`` (checked-in bytecode,
 ``hyperion/contracts/Compute.json``): a keccak hash chain, token transfers inside one
@@ -23,6 +23,10 @@ agree on gas used and output.
 ``--opcodes`` adds a per-opcode cost table: straight-line programs of 10,000 repetitions of
 ``DUP1 <op>`` (``DUP1 <op> POP`` for unary ones, ``PUSH1 POP`` ...) timed against an empty
 frame; the figure is nanoseconds per opcode (time per repetition / opcodes in it).
+
+``--erc20 N`` adds the ERC-20 block of N transfers end to end on LMDB (``hyperion bench
+foundation``'s run: decoding and sender recovery, execution, root, commit), py-evm's loop
+against the compiled interpreter, alternating, same signed block, identical roots asserted.
 """
 from __future__ import annotations
 
@@ -201,11 +205,49 @@ def _time_call(code: bytes) -> float:
     return _cpu(lambda: engine.execute(ENV, [tx]))
 
 
+def erc20_block(count: int, rounds: int) -> None:
+    """The ERC-20 block end to end (LMDB, decoding and sender recovery inside, root and
+    commit included) with py-evm's loop and with the compiled interpreter, alternating."""
+    import shutil
+
+    from hyperion.tools.bench import foundation as f
+
+    config = ChainConfig()
+    genesis_dir = f.hyperion_genesis(workloads.genesis_alloc(f.ACCOUNTS), config)
+    env = f.block_env(1)
+    txs = f.make_batch("erc20", count)
+    try:
+        f.run_hyperion(genesis_dir, config, env, txs[:20])  # warm-up
+        samples: Dict[str, List[f.Timing]] = {"pyevm-loop": [], "compiled": []}
+        for round_ in range(rounds):
+            order = ["pyevm-loop", "compiled"] if round_ % 2 == 0 else ["compiled", "pyevm-loop"]
+            for side in order:
+                with interpreter.stock_loop(side == "pyevm-loop"):
+                    samples[side].append(f.run_hyperion(genesis_dir, config, env, txs))
+        roots = {t.state_root for timings in samples.values() for t in timings}
+        if len(roots) != 1:
+            raise SystemExit("the two sides computed different state roots")
+        print(f"\nERC-20 block of {count:,} transfers, sequential, LMDB (wall seconds, median of {rounds})")
+        print(f"{'side':<12}{'execute':>10}{'end to end':>12}{'tx/s':>10}")
+        medians = {}
+        for side, timings in samples.items():
+            execute = statistics.median(t.execute for t in timings)
+            total = statistics.median(t.end_to_end for t in timings)
+            medians[side] = (execute, total)
+            print(f"{side:<12}{execute:>10.3f}{total:>12.3f}{count / total:>10,.0f}")
+        print(f"{'ratio':<12}{medians['pyevm-loop'][0] / medians['compiled'][0]:>10.2f}"
+              f"{medians['pyevm-loop'][1] / medians['compiled'][1]:>12.2f}")
+    finally:
+        shutil.rmtree(genesis_dir, ignore_errors=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small inputs (a smoke run)")
     parser.add_argument("--opcodes", action="store_true", help="also the per-opcode cost table")
+    parser.add_argument("--erc20", type=int, default=0, metavar="N",
+                        help="also the ERC-20 block of N transfers end to end (e.g. 5000)")
     args = parser.parse_args(argv)
     if not interpreter.available():
         raise SystemExit("the compiled interpreter is not available (pure-Python mode or not built)")
@@ -226,6 +268,8 @@ def main(argv=None) -> None:
           f"{totals['stock'] / totals['compiled']:>10.1f}{totals['pyevm-loop'] / totals['compiled']:>9.1f}")
     if args.opcodes:
         opcode_table(args.rounds)
+    if args.erc20:
+        erc20_block(args.erc20, args.rounds)
 
 
 if __name__ == "__main__":

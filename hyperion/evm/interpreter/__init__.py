@@ -92,3 +92,23 @@ def opcode_counts() -> Optional[tuple]:
     if compiled_module is None:
         return None
     return compiled_module.opcode_counts()
+
+
+def coverage_report() -> str:
+    """A table of the opcodes run in this process: compiled, and handed to py-evm."""
+    counts = opcode_counts()
+    if counts is None:
+        return "the compiled interpreter is not loaded: no counts\n"
+    from eth.vm.forks import PragueVM
+
+    names = {op: fn.mnemonic for op, fn in PragueVM._state_class.computation_class.opcodes.items()
+             if hasattr(fn, "mnemonic")}
+    compiled, delegated = counts
+    lines = [f"{'opcode':<8}{'name':<16}{'compiled':>14}{'py-evm':>14}"]
+    for op in range(256):
+        if compiled[op] or delegated[op]:
+            lines.append(f"0x{op:02x}    {names.get(op, '?'):<16}{compiled[op]:>14,}{delegated[op]:>14,}")
+    ran = sum(1 for op in range(256) if compiled[op])
+    lines.append(f"{ran} opcodes ran compiled; {sum(compiled):,} compiled executions, "
+                 f"{sum(delegated):,} handed to py-evm")
+    return "\n".join(lines) + "\n"
