@@ -191,3 +191,26 @@ def test_switch_forces_the_stock_loop():
     assert interpreter.enabled()
     engine.execute(env, txs)
     assert interpreter.opcode_counts()[0][0x01] == before + 1
+
+
+# -- a sample against the execution specs ------------------------------------------------------
+@needs_compiled
+@pytest.mark.filterwarnings("ignore:The recursion limit will not be reset")
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_programs_match_the_execution_specs(data):
+    """Random programs as the code of the contracts a random t8n batch calls, through
+    ``hyperion t8n`` (compiled interpreter) and the specs' t8n."""
+    from tests import known_differences
+    from tests.crosscheck import CONTRACTS, batches, compare, hb, hyperion_t8n, spec_t8n
+
+    batch = data.draw(batches(forks=["Prague", "Cancun", "London", "Byzantium"], max_txs=4), label="batch")
+    for name in sorted(CONTRACTS):
+        account = batch.alloc.get(hb(CONTRACTS[name]))
+        if account is not None:
+            account["code"] = hb(data.draw(programs(allow_calls=False), label=name))
+    spec = spec_t8n(batch)
+    mine = hyperion_t8n(batch)
+    problems = compare(spec, mine)
+    known_differences.xfail_unexplained(batch.fork, batch.alloc, batch.txs, problems)
+    assert not problems, "\n".join(problems) + "\n" + batch.describe()
