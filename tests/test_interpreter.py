@@ -214,3 +214,19 @@ def test_random_programs_match_the_execution_specs(data):
     problems = compare(spec, mine)
     known_differences.xfail_unexplained(batch.fork, batch.alloc, batch.txs, problems)
     assert not problems, "\n".join(problems) + "\n" + batch.describe()
+
+
+@needs_compiled
+def test_bench_interp_runs(capsys):
+    """The benchmark script runs (small inputs) and its three sides agree (it exits otherwise)."""
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import bench_interp
+    finally:
+        sys.path.pop(0)
+    bench_interp.main(["--quick", "--rounds", "1"])
+    out = capsys.readouterr().out
+    assert "mandelbrot" in out and "sum" in out
