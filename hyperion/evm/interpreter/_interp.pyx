@@ -207,16 +207,15 @@ cdef inline void _sync(object computation, object gas_meter, long long gas, long
 
 
 def run(computation, analysis, ForkTable table):
-    """Execute ``computation``'s code from its start; -> False (nothing run) when the
-    frame's gas is beyond what the C gas counter holds, True otherwise.
+    """Execute ``computation``'s code from its start.
 
-    Returns normally at STOP, at the end of the code and when a delegated opcode halts
-    (RETURN, REVERT's Halt subclass is an error and propagates, SELFDESTRUCT); raises
-    py-evm's VMError subclasses for exceptional halts.
+    Returns at STOP, at the end of the code and when a delegated opcode halts (RETURN and
+    SELFDESTRUCT raise py-evm's Halt); REVERT and the exceptional halts raise py-evm's
+    VMError subclasses, which the computation's ``__exit__`` handles as in py-evm's loop.
     """
     gas_meter = computation._gas_meter
     if gas_meter.gas_remaining >= MAX_COMPILED_GAS:
-        return False
+        raise ValueError("gas beyond 2**62: dispatch runs such a frame through py-evm's loop")
     cdef long long gas = gas_meter.gas_remaining
     cdef list stack = computation._stack.values
     cdef bytearray mem = computation._memory._bytes
@@ -247,7 +246,7 @@ def run(computation, analysis, ForkTable table):
             try:
                 functions[op](computation=computation)
             except Halt:
-                return True
+                return
             gas = gas_meter.gas_remaining
             mem = computation._memory._bytes
             dest = computation.code.program_counter
@@ -492,4 +491,3 @@ def run(computation, analysis, ForkTable table):
         i += 1
 
     _sync(computation, gas_meter, gas, pcs[i] + 1)
-    return True
