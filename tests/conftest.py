@@ -59,3 +59,14 @@ def lmdb_engine(tmp_path):
     engine = Engine.open(str(tmp_path / "data"), chain_config=ChainConfig())
     yield engine
     engine.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With HYPERION_OPCODE_COVERAGE=<file>: which opcodes the compiled interpreter ran in
+    this session, and which it handed to py-evm (docs/interpreter.md)."""
+    target = os.environ.get("HYPERION_OPCODE_COVERAGE")
+    if not target:
+        return
+    from hyperion.evm.interpreter import coverage_report
+
+    pathlib.Path(target).write_text(coverage_report())

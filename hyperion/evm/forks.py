@@ -39,6 +39,8 @@ from eth.vm.forks import (
 
 from eth_utils.logging import get_extended_debug_logger
 
+from hyperion.evm.interpreter.dispatch import CompiledLoopComputation
+
 from hyperion.evm.accountdb import FlatAccountDB
 from hyperion.errors import ChainConfigError
 from hyperion.evm.quiet import quiet_computation_overrides, quiet_overrides
@@ -219,7 +221,9 @@ def _hyperion_state_class(vm_class):
     name = f"Hyperion{base_state.__name__}"
     base_computation = base_state.computation_class
     computation = type(
-        f"Hyperion{base_computation.__name__}", (_SpecComputation, base_computation),
+        f"Hyperion{base_computation.__name__}",
+        # CompiledLoopComputation: the frame's bytecode through the compiled interpreter
+        (_SpecComputation, CompiledLoopComputation, base_computation),
         {"_precompiles": _spec_precompiles(base_computation), **quiet_computation_overrides(base_computation)},
     )
     return type(
