@@ -440,7 +440,7 @@ def test_worker_replaced_mid_block_is_warmed_up_and_agrees():
     try:
         chains = {name: Chain(engine) for name, engine in engines.items()}
         parallel = engines["blockstm"].scheduler
-        assert parallel._warmed, "the engine warmed its workers up"
+        assert parallel.pool.warmed, "the engine warmed its workers up"
         for block in range(2):
             if block == 0:
                 parallel.fault_injection = {"exit_at_tx": 3}
@@ -452,7 +452,7 @@ def test_worker_replaced_mid_block_is_warmed_up_and_agrees():
             seq, par = results["sequential"], results["blockstm"]
             assert par.state_root == seq.state_root and par.inference_records == seq.inference_records
             assert par.stats.worker_restarts == (1 if block == 0 else 0), par.stats
-            assert all(worker.warmed == tuple(parallel._warmed) for worker in parallel._workers)
+            assert all(worker.warmed == tuple(parallel.pool.warmed) for worker in parallel._workers)
     finally:
         for engine in engines.values():
             engine.close()
