@@ -1,0 +1,99 @@
+"""The benchmark runner's workloads: a genesis and signed blocks, deterministic from a seed.
+
+Every workload takes a size (transactions per block, blocks) and a contention knob
+``contention`` in [0, 1]; :data:`WORKLOADS` lists them and ``hyperion bench list`` shows
+them.  All blocks of one workload are valid on its genesis (each block's senders start at
+nonce 0), so every side of the runner executes each block on the same state, stock py-evm
+included (docs/benchmarks.md).
+
+The payment workloads share one genesis: funded wallets, each holding the demo ERC-20
+token (:mod:`hyperion.tools.workloads`, the same one ``bench parallel`` uses), plus the
+system contracts of a new Hyperion chain.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Tuple
+
+from hyperion.genesis import merge_allocs, system_contracts_alloc
+from hyperion.tools import workloads as w
+
+CHAIN_ID = 1
+#: the one holder that contended transfers credit (one account, and one token storage slot)
+HOT_HOLDER = b"\xee" * 19 + b"\x02"
+#: recipients the ``mixed`` workload picks from (Zipf exponent 1 over the pool)
+MIXED_POOL = 1000
+MIXED_ZIPF = 1.0
+
+Plan = List[Tuple[w.Wallet, bytes, bool]]
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    #: what ``contention`` means for this workload
+    contention: str
+    #: (senders, contention, rng) -> payment plan, one ``(sender, recipient, token?)`` per tx
+    plan: Callable[[List[w.Wallet], float, random.Random], Plan]
+    #: false: ``contention`` changes nothing (the runner runs such a workload once)
+    contended: bool = True
+
+
+def _hot_or(recipient: bytes, contention: float, rng: random.Random) -> bytes:
+    """The hot holder with probability ``contention``, else ``recipient``."""
+    return HOT_HOLDER if rng.random() < contention else recipient
+
+
+def _transfers(token: bool):
+    def plan(senders, contention, rng):
+        fresh = w.random_addresses(len(senders), rng)
+        return [(s, _hot_or(r, contention, rng), token) for s, r in zip(senders, fresh)]
+    return plan
+
+
+def _mixed(senders, contention, rng):
+    pool = w.random_addresses(MIXED_POOL, rng)
+    recipients = w.zipf_choices(pool, len(senders), MIXED_ZIPF, rng)
+    return [(s, _hot_or(r, contention, rng), rng.random() < 0.5) for s, r in zip(senders, recipients)]
+
+
+def _hot(senders, _contention, _rng):
+    return [(s, HOT_HOLDER, True) for s in senders]
+
+
+WORKLOADS: Dict[str, Workload] = {workload.name: workload for workload in (
+    Workload("eth", "ether transfers, distinct senders, fresh random recipients", "share of txs paying one hot account",
+             _transfers(token=False)),
+    Workload("erc20", "ERC-20 transfers, distinct senders, fresh random recipients",
+             "share of txs crediting one hot holder (one storage slot)", _transfers(token=True)),
+    Workload("mixed", "ether and ERC-20 transfers half and half, recipients Zipf(1)-skewed over 1,000 addresses",
+             "share of txs paying one hot account/holder", _mixed),
+    Workload("hot", "ERC-20 transfers that all credit one holder (one hot storage slot)",
+             "none: every tx is contended (runs once, reported as contention 1)", _hot, contended=False),
+)}
+
+
+def get(name: str) -> Workload:
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}") from None
+
+
+def genesis(txs: int) -> dict:
+    """The payment workloads' genesis: ``txs`` funded token holders (one sender per tx of a
+    block) and the system contracts (stock py-evm needs them listed; Hyperion adds them too)."""
+    return merge_allocs(system_contracts_alloc(), w.genesis_alloc(txs))
+
+
+def blocks(name: str, txs: int, count: int, contention: float, seed: int) -> List[List[bytes]]:
+    """``count`` signed blocks of ``txs`` transactions, each valid on :func:`genesis` (every
+    sender sends once, at nonce 0); the same arguments give the same bytes."""
+    if not 0 <= contention <= 1:
+        raise ValueError(f"contention must be between 0 and 1, got {contention}")
+    workload = get(name)
+    rng = random.Random(f"{seed}/{name}/{contention}")
+    senders = w.wallets(txs)
+    return [w.payments(workload.plan(senders, contention, rng), {}, chain_id=CHAIN_ID) for _ in range(count)]
