@@ -1,0 +1,96 @@
+"""``hyperion bench run`` / ``list`` / ``compare`` at tiny sizes (not a measurement): the
+outputs exist and hold what they claim, and sides that disagree are an error."""
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from hyperion.cli import main
+from hyperion.tools.bench import runner, suite
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny run of every workload at two contention levels, all sides."""
+    out = tmp_path_factory.mktemp("bench")
+    result = invoke("bench", "run", "--workload", "eth,erc20,mixed,hot", "--txs", "6", "--workers", "2",
+                    "--contention", "0,1", "--rounds", "1", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_run_writes_table_json_plots_and_report(tiny_run):
+    out, printed = tiny_run
+    assert {"results.json", "report.md", "speedup_vs_contention.png", "throughput_vs_workers.png",
+            "time_split.png"} <= set(os.listdir(out))
+    data = json.loads((out / "results.json").read_text())
+    assert {"cpu", "cores", "python", "packages", "git_revision"} <= set(data["machine"])
+    # hot ignores contention: it runs once; the others once per level
+    assert sorted((c["workload"], c["contention"]) for c in data["configs"]) == sorted(
+        [(w, c) for w in ("eth", "erc20", "mixed") for c in (0.0, 1.0)] + [("hot", 1.0)])
+    for config in data["configs"]:
+        assert set(config["samples"]) == {"stock", "sequential", "blockstm-2"}
+        roots = {s["state_root"] for samples in config["samples"].values() for s in samples}
+        assert len(roots) == 1 and all(len(s) == 1 for s in config["samples"].values())
+    for header in ("tx/s", "Mgas/s", "vs stock", "aborts/tx"):
+        assert header in printed
+    report = (out / "report.md").read_text()
+    assert "![time split](time_split.png)" in report and "| eth | 0 | blockstm-2 |" in report
+
+
+def test_compare_flags_a_regression(tiny_run, tmp_path):
+    out, _ = tiny_run
+    data = json.loads((out / "results.json").read_text())
+    slower = json.loads(json.dumps(data))
+    for sample in slower["configs"][0]["samples"]["sequential"]:
+        sample["seconds"] *= 2
+    (tmp_path / "slower.json").write_text(json.dumps(slower))
+    same = invoke("bench", "compare", str(out / "results.json"), str(out / "results.json"))
+    assert same.exit_code == 0 and "REGRESSION" not in same.output
+    worse = invoke("bench", "compare", str(out / "results.json"), str(tmp_path / "slower.json"))
+    flagged = [line for line in worse.output.splitlines() if "REGRESSION" in line]
+    assert worse.exit_code == 1 and len(flagged) == 1 and "sequential" in flagged[0] and "-50.0%" in flagged[0]
+
+
+def test_a_root_mismatch_is_an_error_and_prints_no_figure(monkeypatch, tmp_path):
+    real = runner.foundation.run_stock
+
+    def wrong_root(*args, **kwargs):
+        timing = real(*args, **kwargs)
+        timing.state_root = b"\x01" * 32
+        return timing
+
+    monkeypatch.setattr(runner.foundation, "run_stock", wrong_root)
+    result = invoke("bench", "run", "--workload", "eth", "--txs", "4", "--workers", "1", "--rounds", "1",
+                    "--json", str(tmp_path / "r.json"), "-q")
+    assert result.exit_code == 1
+    assert "state root of" in result.output and "tx/s" not in result.output
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_list_and_bad_input():
+    listed = invoke("bench", "list")
+    assert listed.exit_code == 0 and all(name in listed.output for name in suite.WORKLOADS)
+    for args, message in ((["--workload", "nope"], "unknown workload 'nope'"),
+                          (["--contention", "2"], "between 0 and 1"),
+                          (["--baseline", "geth"], "unknown baseline 'geth'"),
+                          (["--workers", "0"], "positive integers")):
+        result = CliRunner().invoke(main, ["bench", "run", "--txs", "2", *args])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_workload_blocks_are_deterministic_and_contention_concentrates_recipients():
+    from hyperion.evm.forks import get_fork
+
+    builder = get_fork("Prague").vm_class.get_transaction_builder()
+    assert suite.blocks("mixed", 30, 2, 0.5, seed=3) == suite.blocks("mixed", 30, 2, 0.5, seed=3)
+    assert suite.blocks("mixed", 30, 1, 0.5, seed=3) != suite.blocks("mixed", 30, 1, 0.5, seed=4)
+    for contention, hot in ((0.0, 0), (1.0, 30)):
+        txs = [builder.decode(raw) for raw in suite.blocks("eth", 30, 1, contention, seed=3)[0]]
+        assert len({tx.sender for tx in txs}) == 30 and {tx.nonce for tx in txs} == {0}
+        assert sum(tx.to == suite.HOT_HOLDER for tx in txs) == hot
