@@ -18,7 +18,7 @@ def invoke(*args):
 def tiny_run(tmp_path_factory):
     """One tiny run of every workload at two contention levels, all sides."""
     out = tmp_path_factory.mktemp("bench")
-    result = invoke("bench", "run", "--workload", "eth,erc20,mixed,hot", "--txs", "6", "--workers", "2",
+    result = invoke("bench", "run", "--workload", "eth,erc20,mixed,hot,amm", "--txs", "6", "--workers", "2",
                     "--contention", "0,1", "--rounds", "1", "--out", str(out), "-q")
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -32,7 +32,7 @@ def test_run_writes_table_json_plots_and_report(tiny_run):
     assert {"cpu", "cores", "python", "packages", "git_revision"} <= set(data["machine"])
     # hot ignores contention: it runs once; the others once per level
     assert sorted((c["workload"], c["contention"]) for c in data["configs"]) == sorted(
-        [(w, c) for w in ("eth", "erc20", "mixed") for c in (0.0, 1.0)] + [("hot", 1.0)])
+        [(w, c) for w in ("eth", "erc20", "mixed", "amm") for c in (0.0, 1.0)] + [("hot", 1.0)])
     for config in data["configs"]:
         assert set(config["samples"]) == {"stock", "sequential", "blockstm-2"}
         roots = {s["state_root"] for samples in config["samples"].values() for s in samples}
@@ -94,3 +94,25 @@ def test_workload_blocks_are_deterministic_and_contention_concentrates_recipient
         txs = [builder.decode(raw) for raw in suite.blocks("eth", 30, 1, contention, seed=3)[0]]
         assert len({tx.sender for tx in txs}) == 30 and {tx.nonce for tx in txs} == {0}
         assert sum(tx.to == suite.HOT_HOLDER for tx in txs) == hot
+
+
+def test_amm_swaps_succeed_and_keep_the_constant_product():
+    """Ten swaps on pool 0 (contention 1): every one succeeds, the pool gains their ether,
+    and the tokens it paid out are exactly what the buyers were credited."""
+    from hyperion import BlockEnv, ChainConfig, Engine
+    from hyperion.tools import workloads as w
+
+    layout = w.contract_artifact("Pool")["storage_layout"]
+    pool = suite.pool_address(0)
+    with Engine.in_memory(chain_config=ChainConfig(chain_id=suite.CHAIN_ID)) as engine:
+        engine.init_genesis(suite.genesis(10), timestamp=runner.GENESIS_TIME)
+        env = BlockEnv(number=1, timestamp=runner.GENESIS_TIME + 12, coinbase=b"\xc0" * 20, base_fee=w.GWEI,
+                       gas_limit=30_000_000, parent_beacon_block_root=(1).to_bytes(32, "big"))
+        engine.commit(engine.execute(env, suite.blocks("amm", 10, 1, 1.0, seed=5)[0]))
+        ether = engine.get_storage(pool, layout["ether_reserve"]["slot"])
+        tokens = engine.get_storage(pool, layout["token_reserve"]["slot"])
+        bought = [engine.get_storage(pool, w.hashmap_slot(layout["tokens"]["slot"], wallet.address))
+                  for wallet in w.wallets(10)]
+    assert ether == suite.POOL_ETHER + 10 * suite.SWAP_ETHER
+    assert all(b > 0 for b in bought) and sum(bought) == suite.POOL_TOKENS - tokens
+    assert bought == sorted(bought, reverse=True)  # each swap on the same pool gets a worse price

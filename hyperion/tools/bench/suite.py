@@ -6,15 +6,17 @@ them.  All blocks of one workload are valid on its genesis (each block's senders
 nonce 0), so every side of the runner executes each block on the same state, stock py-evm
 included (docs/benchmarks.md).
 
-The payment workloads share one genesis: funded wallets, each holding the demo ERC-20
-token (:mod:`hyperion.tools.workloads`, the same one ``bench parallel`` uses), plus the
-system contracts of a new Hyperion chain.
+The workloads share one genesis: funded wallets, each holding the demo ERC-20 token
+(:mod:`hyperion.tools.workloads`, the same one ``bench parallel`` uses), the ``amm``
+workload's pools (``contracts/Pool.vy``), and the system contracts of a new Hyperion chain.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Tuple
+
+from eth_hash.auto import keccak
 
 from hyperion.genesis import merge_allocs, system_contracts_alloc
 from hyperion.tools import workloads as w
@@ -26,7 +28,16 @@ HOT_HOLDER = b"\xee" * 19 + b"\x02"
 MIXED_POOL = 1000
 MIXED_ZIPF = 1.0
 
+#: the ``amm`` workload's pools: ether / token reserves at genesis, and what one swap pays
+POOLS = 8
+POOL_ETHER = 10_000 * w.ETHER
+POOL_TOKENS = 10**27
+SWAP_ETHER = 10**15
+SWAP_GAS = 100_000
+
 Plan = List[Tuple[w.Wallet, bytes, bool]]
+#: (senders, contention, rng) -> one signed transaction per sender
+Builder = Callable[[List[w.Wallet], float, random.Random], List[bytes]]
 
 
 @dataclass(frozen=True)
@@ -35,8 +46,7 @@ class Workload:
     description: str
     #: what ``contention`` means for this workload
     contention: str
-    #: (senders, contention, rng) -> payment plan, one ``(sender, recipient, token?)`` per tx
-    plan: Callable[[List[w.Wallet], float, random.Random], Plan]
+    build: Builder
     #: false: ``contention`` changes nothing (the runner runs such a workload once)
     contended: bool = True
 
@@ -46,11 +56,15 @@ def _hot_or(recipient: bytes, contention: float, rng: random.Random) -> bytes:
     return HOT_HOLDER if rng.random() < contention else recipient
 
 
+def _payments(plan: Callable[[List[w.Wallet], float, random.Random], Plan]) -> Builder:
+    return lambda senders, contention, rng: w.payments(plan(senders, contention, rng), {}, chain_id=CHAIN_ID)
+
+
 def _transfers(token: bool):
     def plan(senders, contention, rng):
         fresh = w.random_addresses(len(senders), rng)
         return [(s, _hot_or(r, contention, rng), token) for s, r in zip(senders, fresh)]
-    return plan
+    return _payments(plan)
 
 
 def _mixed(senders, contention, rng):
@@ -63,15 +77,43 @@ def _hot(senders, _contention, _rng):
     return [(s, HOT_HOLDER, True) for s in senders]
 
 
+def pool_address(index: int) -> bytes:
+    return b"POOL" + index.to_bytes(16, "big")
+
+
+def _swaps(senders, contention, rng):
+    """Each swap picks pool 0 with probability ``contention``, else any of the pools."""
+    selector = keccak(b"swap(uint256)")[:4]
+    txs = []
+    for sender in senders:
+        pool = 0 if rng.random() < contention else rng.randrange(POOLS)
+        txs.append(w.sign_tx(sender, 0, pool_address(pool), value=SWAP_ETHER, data=selector + bytes(32),
+                             gas=SWAP_GAS, chain_id=CHAIN_ID))
+    return txs
+
+
+def pools_alloc() -> Dict[str, dict]:
+    """The ``amm`` pools as ``Pool.vy``'s constructor leaves them."""
+    artifact = w.contract_artifact("Pool")
+    layout = artifact["storage_layout"]
+    storage = {hex(layout["ether_reserve"]["slot"]): hex(POOL_ETHER),
+               hex(layout["token_reserve"]["slot"]): hex(POOL_TOKENS)}
+    return {"0x" + pool_address(i).hex(): {"balance": hex(POOL_ETHER), "nonce": "0x1", "code": artifact["runtime"],
+                                           "storage": dict(storage)} for i in range(POOLS)}
+
+
 WORKLOADS: Dict[str, Workload] = {workload.name: workload for workload in (
     Workload("eth", "ether transfers, distinct senders, fresh random recipients", "share of txs paying one hot account",
              _transfers(token=False)),
     Workload("erc20", "ERC-20 transfers, distinct senders, fresh random recipients",
              "share of txs crediting one hot holder (one storage slot)", _transfers(token=True)),
     Workload("mixed", "ether and ERC-20 transfers half and half, recipients Zipf(1)-skewed over 1,000 addresses",
-             "share of txs paying one hot account/holder", _mixed),
+             "share of txs paying one hot account/holder", _payments(_mixed)),
     Workload("hot", "ERC-20 transfers that all credit one holder (one hot storage slot)",
-             "none: every tx is contended (runs once, reported as contention 1)", _hot, contended=False),
+             "none: every tx is contended (runs once, reported as contention 1)", _payments(_hot),
+             contended=False),
+    Workload("amm", f"ether-to-token swaps on {POOLS} constant-product pools (contracts/Pool.vy)",
+             f"share of swaps on pool 0; the rest pick any of the {POOLS} pools", _swaps),
 )}
 
 
@@ -83,9 +125,9 @@ def get(name: str) -> Workload:
 
 
 def genesis(txs: int) -> dict:
-    """The payment workloads' genesis: ``txs`` funded token holders (one sender per tx of a
+    """The workloads' genesis: ``txs`` funded token holders, the pools (one sender per tx of a
     block) and the system contracts (stock py-evm needs them listed; Hyperion adds them too)."""
-    return merge_allocs(system_contracts_alloc(), w.genesis_alloc(txs))
+    return merge_allocs(system_contracts_alloc(), w.genesis_alloc(txs), pools_alloc())
 
 
 def blocks(name: str, txs: int, count: int, contention: float, seed: int) -> List[List[bytes]]:
@@ -96,4 +138,4 @@ def blocks(name: str, txs: int, count: int, contention: float, seed: int) -> Lis
     workload = get(name)
     rng = random.Random(f"{seed}/{name}/{contention}")
     senders = w.wallets(txs)
-    return [w.payments(workload.plan(senders, contention, rng), {}, chain_id=CHAIN_ID) for _ in range(count)]
+    return [workload.build(senders, contention, rng) for _ in range(count)]
