@@ -18,7 +18,7 @@ def invoke(*args):
 def tiny_run(tmp_path_factory):
     """One tiny run of every workload at two contention levels, all sides."""
     out = tmp_path_factory.mktemp("bench")
-    result = invoke("bench", "run", "--workload", "eth,erc20,mixed,hot,amm", "--txs", "6", "--workers", "2",
+    result = invoke("bench", "run", "--workload", "eth,erc20,mixed,hot,amm,nft", "--txs", "6", "--workers", "2",
                     "--contention", "0,1", "--rounds", "1", "--out", str(out), "-q")
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -32,7 +32,7 @@ def test_run_writes_table_json_plots_and_report(tiny_run):
     assert {"cpu", "cores", "python", "packages", "git_revision"} <= set(data["machine"])
     # hot ignores contention: it runs once; the others once per level
     assert sorted((c["workload"], c["contention"]) for c in data["configs"]) == sorted(
-        [(w, c) for w in ("eth", "erc20", "mixed", "amm") for c in (0.0, 1.0)] + [("hot", 1.0)])
+        [(w, c) for w in ("eth", "erc20", "mixed", "amm", "nft") for c in (0.0, 1.0)] + [("hot", 1.0)])
     for config in data["configs"]:
         assert set(config["samples"]) == {"stock", "sequential", "blockstm-2"}
         roots = {s["state_root"] for samples in config["samples"].values() for s in samples}
@@ -116,3 +116,22 @@ def test_amm_swaps_succeed_and_keep_the_constant_product():
     assert ether == suite.POOL_ETHER + 10 * suite.SWAP_ETHER
     assert all(b > 0 for b in bought) and sum(bought) == suite.POOL_TOKENS - tokens
     assert bought == sorted(bought, reverse=True)  # each swap on the same pool gets a worse price
+
+
+def test_nft_mints_number_tokens_in_order():
+    """Ten mints on collection 0 (contention 1): token ids 0-9 go to the senders in block order."""
+    from hyperion import BlockEnv, ChainConfig, Engine
+    from hyperion.tools import workloads as w
+
+    layout = w.contract_artifact("Collection")["storage_layout"]
+    collection = suite.collection_address(0)
+    with Engine.in_memory(chain_config=ChainConfig(chain_id=suite.CHAIN_ID)) as engine:
+        engine.init_genesis(suite.genesis(10), timestamp=runner.GENESIS_TIME)
+        env = BlockEnv(number=1, timestamp=runner.GENESIS_TIME + 12, coinbase=b"\xc0" * 20, base_fee=w.GWEI,
+                       gas_limit=30_000_000, parent_beacon_block_root=(1).to_bytes(32, "big"))
+        engine.commit(engine.execute(env, suite.blocks("nft", 10, 1, 1.0, seed=5)[0]))
+        supply = engine.get_storage(collection, layout["total_supply"]["slot"])
+        owners = [engine.get_storage(collection, w.hashmap_slot(layout["ownerOf"]["slot"], i.to_bytes(32, "big")))
+                  for i in range(10)]
+    assert supply == 10
+    assert owners == [int.from_bytes(wallet.address, "big") for wallet in w.wallets(10)]

@@ -41,7 +41,7 @@ def _positive(text: str) -> int:
 
 
 @click.command("run")
-@click.option("--workload", "workloads", default="eth,erc20,mixed,hot,amm", show_default=True,
+@click.option("--workload", "workloads", default="eth,erc20,mixed,hot,amm,nft", show_default=True,
               callback=_list("workload names", str), help="Workloads, comma-separated (see `hyperion bench list`).")
 @click.option("--txs", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Transactions per block.")

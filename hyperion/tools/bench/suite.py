@@ -8,7 +8,8 @@ included (docs/benchmarks.md).
 
 The workloads share one genesis: funded wallets, each holding the demo ERC-20 token
 (:mod:`hyperion.tools.workloads`, the same one ``bench parallel`` uses), the ``amm``
-workload's pools (``contracts/Pool.vy``), and the system contracts of a new Hyperion chain.
+workload's pools (``contracts/Pool.vy``), the ``nft`` workload's collections
+(``contracts/Collection.vy``), and the system contracts of a new Hyperion chain.
 """
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ POOL_ETHER = 10_000 * w.ETHER
 POOL_TOKENS = 10**27
 SWAP_ETHER = 10**15
 SWAP_GAS = 100_000
+#: the ``nft`` workload's collections
+COLLECTIONS = 8
+MINT_GAS = 120_000
 
 Plan = List[Tuple[w.Wallet, bytes, bool]]
 #: (senders, contention, rng) -> one signed transaction per sender
@@ -81,25 +85,29 @@ def pool_address(index: int) -> bytes:
     return b"POOL" + index.to_bytes(16, "big")
 
 
-def _swaps(senders, contention, rng):
-    """Each swap picks pool 0 with probability ``contention``, else any of the pools."""
-    selector = keccak(b"swap(uint256)")[:4]
-    txs = []
-    for sender in senders:
-        pool = 0 if rng.random() < contention else rng.randrange(POOLS)
-        txs.append(w.sign_tx(sender, 0, pool_address(pool), value=SWAP_ETHER, data=selector + bytes(32),
-                             gas=SWAP_GAS, chain_id=CHAIN_ID))
-    return txs
+def collection_address(index: int) -> bytes:
+    return b"NFT" + index.to_bytes(17, "big")
 
 
-def pools_alloc() -> Dict[str, dict]:
-    """The ``amm`` pools as ``Pool.vy``'s constructor leaves them."""
-    artifact = w.contract_artifact("Pool")
-    layout = artifact["storage_layout"]
-    storage = {hex(layout["ether_reserve"]["slot"]): hex(POOL_ETHER),
-               hex(layout["token_reserve"]["slot"]): hex(POOL_TOKENS)}
-    return {"0x" + pool_address(i).hex(): {"balance": hex(POOL_ETHER), "nonce": "0x1", "code": artifact["runtime"],
-                                           "storage": dict(storage)} for i in range(POOLS)}
+def _calls(address: Callable[[int], bytes], count: int, signature: bytes, args: bytes, value: int, gas: int) -> Builder:
+    """One call per sender to one of ``count`` contracts: the first with probability
+    ``contention``, else any of them."""
+    data = keccak(signature)[:4] + args
+
+    def build(senders, contention, rng):
+        return [w.sign_tx(sender, 0, address(0 if rng.random() < contention else rng.randrange(count)),
+                          value=value, data=data, gas=gas, chain_id=CHAIN_ID) for sender in senders]
+    return build
+
+
+def _contracts_alloc(name: str, address: Callable[[int], bytes], count: int, balance: int,
+                     storage: Dict[str, int]) -> Dict[str, dict]:
+    """``count`` instances of a checked-in contract, with ``storage`` (variable -> value)
+    written where its constructor would."""
+    artifact = w.contract_artifact(name)
+    slots = {hex(artifact["storage_layout"][var]["slot"]): hex(value) for var, value in storage.items()}
+    return {"0x" + address(i).hex(): {"balance": hex(balance), "nonce": "0x1", "code": artifact["runtime"],
+                                      "storage": dict(slots)} for i in range(count)}
 
 
 WORKLOADS: Dict[str, Workload] = {workload.name: workload for workload in (
@@ -113,7 +121,11 @@ WORKLOADS: Dict[str, Workload] = {workload.name: workload for workload in (
              "none: every tx is contended (runs once, reported as contention 1)", _payments(_hot),
              contended=False),
     Workload("amm", f"ether-to-token swaps on {POOLS} constant-product pools (contracts/Pool.vy)",
-             f"share of swaps on pool 0; the rest pick any of the {POOLS} pools", _swaps),
+             f"share of swaps on pool 0; the rest pick any of the {POOLS} pools",
+             _calls(pool_address, POOLS, b"swap(uint256)", bytes(32), SWAP_ETHER, SWAP_GAS)),
+    Workload("nft", f"NFT mints on {COLLECTIONS} collections (contracts/Collection.vy)",
+             f"share of mints on collection 0; the rest pick any of the {COLLECTIONS} collections",
+             _calls(collection_address, COLLECTIONS, b"mint()", b"", 0, MINT_GAS)),
 )}
 
 
@@ -125,9 +137,12 @@ def get(name: str) -> Workload:
 
 
 def genesis(txs: int) -> dict:
-    """The workloads' genesis: ``txs`` funded token holders, the pools (one sender per tx of a
-    block) and the system contracts (stock py-evm needs them listed; Hyperion adds them too)."""
-    return merge_allocs(system_contracts_alloc(), w.genesis_alloc(txs), pools_alloc())
+    """The workloads' genesis: ``txs`` funded token holders (one sender per tx of a block),
+    the pools, the collections and the system contracts (stock py-evm needs them listed; Hyperion adds them too)."""
+    return merge_allocs(system_contracts_alloc(), w.genesis_alloc(txs),
+                       _contracts_alloc("Pool", pool_address, POOLS, POOL_ETHER,
+                                        {"ether_reserve": POOL_ETHER, "token_reserve": POOL_TOKENS}),
+                       _contracts_alloc("Collection", collection_address, COLLECTIONS, 0, {}))
 
 
 def blocks(name: str, txs: int, count: int, contention: float, seed: int) -> List[List[bytes]]:
