@@ -135,3 +135,31 @@ def test_nft_mints_number_tokens_in_order():
                   for i in range(10)]
     assert supply == 10
     assert owners == [int.from_bytes(wallet.address, "big") for wallet in w.wallets(10)]
+
+
+def test_a_t8n_input_replays_as_a_workload(tmp_path):
+    """Five transfers given as t8n files (Cancun, block 0x20): every Hyperion side runs the
+    block on the given pre-state and agrees; a malformed input is a usage error."""
+    from hyperion.tools import workloads as w
+
+    senders = w.wallets(5)
+    alloc = {"0x" + s.address.hex(): {"balance": hex(10**18)} for s in senders}
+    env = {"currentCoinbase": "0x" + "c0" * 20, "currentGasLimit": hex(30_000_000), "currentNumber": "0x20",
+           "currentTimestamp": "0x1000", "currentRandom": "0x" + "07" * 32, "currentBaseFee": "0x7",
+           "withdrawals": [], "parentBeaconBlockRoot": "0x" + "09" * 32, "currentExcessBlobGas": "0x0",
+           "blockHashes": {"0x1f": "0x" + "01" * 32}}
+    txs = [{"type": "0x2", "nonce": "0x0", "gas": hex(21_000), "maxFeePerGas": "0x20", "maxPriorityFeePerGas": "0x2",
+            "to": "0x" + "ab" * 20, "value": hex(i + 1), "input": "0x", "chainId": "0x1",
+            "secretKey": "0x" + s.key.to_bytes().hex()} for i, s in enumerate(senders)]
+    for name, value in (("alloc.json", alloc), ("env.json", env), ("txs.json", txs)):
+        (tmp_path / name).write_text(json.dumps(value))
+    (tmp_path / "fork.txt").write_text("Cancun\n")
+    result = invoke("bench", "run", "--workload", f"t8n:{tmp_path}", "--workers", "2", "--rounds", "1",
+                    "--json", str(tmp_path / "r.json"), "-q")
+    assert result.exit_code == 0, result.output
+    (config,) = json.loads((tmp_path / "r.json").read_text())["configs"]
+    assert config["txs"] == 5 and set(config["samples"]) == {"sequential", "blockstm-2"}
+    assert all(s["gas_used"] == 5 * 21_000 for samples in config["samples"].values() for s in samples)
+    (tmp_path / "env.json").write_text("{")
+    broken = CliRunner().invoke(main, ["bench", "run", "--workload", f"t8n:{tmp_path}", "-q"])
+    assert broken.exit_code == 2 and "env.json: not JSON" in broken.output

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from hyperion.commands import display
 from hyperion.commands.options import quiet_option
+from hyperion.errors import HyperionError
 
 
 def _list(kind, parse):
@@ -42,7 +43,8 @@ def _positive(text: str) -> int:
 
 @click.command("run")
 @click.option("--workload", "workloads", default="eth,erc20,mixed,hot,amm,nft", show_default=True,
-              callback=_list("workload names", str), help="Workloads, comma-separated (see `hyperion bench list`).")
+              callback=_list("workload names", str),
+              help="Workloads, comma-separated (see `hyperion bench list`); t8n:DIR replays a t8n input's block.")
 @click.option("--txs", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Transactions per block.")
 @click.option("--blocks", default=1, show_default=True, type=click.IntRange(1, 1000),
@@ -93,6 +95,9 @@ def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, j
         sys.exit(1)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    except HyperionError as exc:  # e.g. a replayed block that is invalid as a whole
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     data = result.to_json()
     data["command"] = "hyperion bench " + " ".join(shlex.quote(arg) for arg in sys.argv[2:])
     rows = output.summary(data)
@@ -124,6 +129,8 @@ def list_workloads() -> None:
     click.echo("knobs of every workload: --txs (per block), --blocks, --contention (0-1), --seed")
     for workload in WORKLOADS.values():
         click.echo(f"\n{workload.name}\n  {workload.description}\n  contention: {workload.contention}")
+    click.echo("\nt8n:DIR\n  the block of a t8n input: DIR/alloc.json, env.json, txs.json or txs.rlp, optional fork.txt "
+               "(default Prague)\n  contention: none (the block as given; no stock side)")
 
 
 @click.command("compare")

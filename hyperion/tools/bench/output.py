@@ -46,8 +46,8 @@ def summary(data: dict) -> List[dict]:
     """One row per configuration and side: medians, speedups (median and range of per-sample
     ratios, each against the baseline's run of the same block in the same round)."""
     rows = []
-    txs = data["txs"]
     for config in data["configs"]:
+        txs = config["txs"]
         sides = config["samples"]
         for side, samples in sides.items():
             seconds = [s["seconds"] for s in samples]
@@ -92,7 +92,7 @@ def table_rows(rows: List[dict]) -> List[List[str]]:
 
 def headline(data: dict) -> str:
     m = data["machine"]
-    return (f"{data['txs']:,} txs/block x {data['blocks']} block(s), median of {data['rounds']} rounds, sides "
+    return (f"suite workloads: {data['txs']:,} txs/block x {data['blocks']} block(s); median of {data['rounds']} rounds, sides "
             f"alternating; {m['cpu']}, {m['cores']} cores, Python {m['python']}"
             f"{'' if m.get('compiled', True) else ' (pure Python)'}; speedup = baseline time / side time "
             f"per block, median [min-max]; time = execute + commit end to end")

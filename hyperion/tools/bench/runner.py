@@ -29,7 +29,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from hyperion import BlockEnv, ChainConfig, Engine
 from hyperion.tools import workloads as w
-from hyperion.tools.bench import foundation, suite
+from hyperion.tools.bench import foundation, replay, suite
 
 STOCK, SEQUENTIAL = "stock", "sequential"
 BASELINES = (STOCK, SEQUENTIAL)
@@ -67,6 +67,7 @@ class Config:
 
     workload: str
     contention: float
+    txs: int  # per block
     samples: Dict[str, List[Sample]] = field(default_factory=dict)
     #: peak resident set of this process after the configuration, in MiB (worker processes
     #: are not included while they live: the kernel counts a child once it has exited)
@@ -95,7 +96,7 @@ class Run:
             "rounds": self.rounds, "workers": self.workers, "baselines": self.baselines, "seed": self.seed,
             "chain_id": suite.CHAIN_ID, "timed": "execute() + commit() end to end; stock: decode to roots",
             "warm_up_seconds": self.warm_up_seconds,
-            "configs": [{"workload": c.workload, "contention": c.contention, "peak_rss_mib": c.peak_rss_mib,
+            "configs": [{"workload": c.workload, "contention": c.contention, "txs": c.txs, "peak_rss_mib": c.peak_rss_mib,
                          "samples": {side: [vars(s) for s in samples] for side, samples in c.samples.items()}}
                         for c in self.configs],
         }
@@ -144,21 +145,25 @@ def _gas_limit(txs: int) -> int:
     return max(30_000_000, 100_000 * txs)
 
 
-def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequence[int] = (1, 2),
-            contentions: Sequence[float] = (0.0,), baselines: Sequence[str] = BASELINES, rounds: int = 3,
-            seed: int = 13, progress: Callable[[str], None] = lambda _message: None) -> Run:
-    for name in workloads:
-        suite.get(name)
-    unknown = set(baselines) - set(BASELINES)
-    if unknown:
-        raise ValueError(f"unknown baseline {sorted(unknown)[0]!r}; choose from {', '.join(BASELINES)}")
-    run = Run(txs=txs, blocks=blocks, rounds=rounds, workers=list(workers), baselines=list(baselines), seed=seed)
+@dataclass
+class Setting:
+    """What one workload runs on: its genesis, chain, block environment and blocks."""
+
+    alloc: dict
+    config: ChainConfig
+    env: BlockEnv
+    genesis: dict  # init_genesis keyword arguments
+    blocks: Callable[[float], List[list]]  # contention -> signed blocks
+    levels: List[float]
+    stock: bool  # py-evm's reference VM starts at block 1 only
+
+
+def _suite_setting(run: Run, contentions: Sequence[float]) -> Setting:
     config = ChainConfig(chain_id=suite.CHAIN_ID)
-    progress(f"genesis of {txs:,} accounts")
-    alloc = suite.genesis(txs)
+    alloc = suite.genesis(run.txs)
     env = BlockEnv(number=1, timestamp=GENESIS_TIME + 12, coinbase=COINBASE, base_fee=w.GWEI,
-                   gas_limit=_gas_limit(txs), parent_beacon_block_root=(1).to_bytes(32, "big"))
-    if STOCK in baselines:
+                   gas_limit=_gas_limit(run.txs), parent_beacon_block_root=(1).to_bytes(32, "big"))
+    if STOCK in run.baselines:
         # py-evm's genesis hash differs from Hyperion's (its genesis header has other empty
         # fields); EIP-2935 stores the parent hash, so both sides must be given the same one
         from hyperion.tools.reference import build_stock_vm
@@ -166,51 +171,90 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
         _vm, header = build_stock_vm(config.fork_at(1, env.timestamp), config.chain_id, alloc, env,
                                      genesis_timestamp=GENESIS_TIME)
         env = replace(env, parent_hash=header.parent_hash, block_hashes={0: header.parent_hash})
+    return Setting(alloc, config, env, {"timestamp": GENESIS_TIME, "gas_limit": env.gas_limit}, None,
+                   list(contentions), stock=True)
+
+
+def _setting(name: str, run: Run, shared: Callable[[], Setting]) -> Setting:
+    if name.startswith(replay.PREFIX):
+        block = replay.load(name[len(replay.PREFIX):])
+        return Setting(block.alloc, block.config, block.env,
+                       {"number": block.genesis_number, "timestamp": block.genesis_timestamp,
+                        "gas_limit": block.env.gas_limit},
+                       lambda _contention: [block.txs], [0.0], stock=False)
+    workload = suite.get(name)
+    setting = replace(shared(), blocks=lambda contention: suite.blocks(name, run.txs, run.blocks, contention,
+                                                                         run.seed))
+    return setting if workload.contended else replace(setting, levels=[1.0])
+
+
+def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequence[int] = (1, 2),
+            contentions: Sequence[float] = (0.0,), baselines: Sequence[str] = BASELINES, rounds: int = 3,
+            seed: int = 13, progress: Callable[[str], None] = lambda _message: None) -> Run:
+    """Run ``workloads`` (suite names, or ``t8n:DIR`` for a t8n input's block)."""
+    unknown = set(baselines) - set(BASELINES)
+    if unknown:
+        raise ValueError(f"unknown baseline {sorted(unknown)[0]!r}; choose from {', '.join(BASELINES)}")
     for name in workloads:
+        if not name.startswith(replay.PREFIX):
+            suite.get(name)
+    run = Run(txs=txs, blocks=blocks, rounds=rounds, workers=list(workers), baselines=list(baselines), seed=seed)
+    shared: List[Setting] = []
+
+    def shared_setting() -> Setting:  # built once, for the first suite workload
+        if not shared:
+            progress(f"genesis of {txs:,} accounts")
+            shared.append(_suite_setting(run, contentions))
+        return shared[0]
+
+    for name in workloads:
+        setting = _setting(name, run, shared_setting)
         with tempfile.TemporaryDirectory(prefix="hyperion-bench-") as tmp:
             engines: Dict[str, Engine] = {}
             try:
                 progress(f"{name}: opening engines")
-                engines[SEQUENTIAL] = Engine.open(f"{tmp}/{SEQUENTIAL}", chain_config=config)
+                engines[SEQUENTIAL] = Engine.open(f"{tmp}/{SEQUENTIAL}", chain_config=setting.config)
                 for n in workers:
-                    engines[side_name(n)] = Engine.open(f"{tmp}/{side_name(n)}", chain_config=config,
+                    engines[side_name(n)] = Engine.open(f"{tmp}/{side_name(n)}", chain_config=setting.config,
                                                         scheduler="blockstm", workers=n)
                 for engine in engines.values():
-                    engine.init_genesis(alloc, timestamp=GENESIS_TIME, gas_limit=env.gas_limit)
+                    engine.init_genesis(setting.alloc, **setting.genesis)
                 run.warm_up_seconds[name] = {side: engine.warm_up() for side, engine in engines.items()}
                 if SEQUENTIAL not in baselines:
                     engines.pop(SEQUENTIAL).close()
-                for contention in (contentions if suite.get(name).contended else [1.0]):
-                    run.configs.append(_measure_config(run, engines, alloc, config, env, name, contention, progress))
+                for contention in setting.levels:
+                    run.configs.append(_measure_config(run, engines, setting, name, contention, progress))
             finally:
                 for engine in engines.values():
                     engine.close()
     return run
 
 
-def _measure_config(run: Run, engines: Dict[str, Engine], alloc: dict, config: ChainConfig, env: BlockEnv,
-                    name: str, contention: float, progress) -> Config:
-    result = Config(name, contention)
-    signed = suite.blocks(name, run.txs, run.blocks, contention, run.seed)
-    sides = run.sides()
+def _measure_config(run: Run, engines: Dict[str, Engine], setting: Setting, name: str, contention: float,
+                    progress) -> Config:
+    signed = setting.blocks(contention)
+    result = Config(name, contention, len(signed[0]))
+    sides = [side for side in run.sides() if setting.stock or side != STOCK]
+    base = setting.genesis.get("number", 0)
     for round_ in range(run.rounds + 1):  # round 0: the warm-up
-        for index, txs in enumerate(signed):
+        for index, txs in enumerate(signed[:1] if round_ == 0 else signed):
             label = "warm-up" if round_ == 0 else f"round {round_}/{run.rounds}"
             progress(f"{name} contention {contention:g}: {label}, block {index + 1}/{len(signed)}")
             shift = (round_ + index) % len(sides)
             samples, tx_results = {}, {}
             for side in sides[shift:] + sides[:shift]:
                 if side == STOCK:
-                    timing = foundation.run_stock(alloc, config, env, txs)
+                    timing = foundation.run_stock(setting.alloc, setting.config, setting.env, txs)
                     # its phases under the engine's names, so the time split treats both alike
                     phases = {"prepare_seconds": timing.decode, "execution_seconds": timing.decode + timing.execute,
                               "root_seconds": timing.root, "summary_seconds": timing.summary}
                     samples[side] = Sample(round_, index, timing.end_to_end, -1, "0x" + timing.state_root.hex(),
                                            stats=phases)
                 else:
-                    samples[side], tx_results[side] = _run_hyperion(engines[side], env, txs, round_, index)
+                    samples[side], tx_results[side] = _run_hyperion(engines[side], setting.env, txs, base,
+                                                                    round_, index)
             _check_same(name, contention, index, samples, tx_results)
-            if round_ == 0 and index == 0:
+            if round_ == 0:
                 continue
             gas = next(s.gas_used for s in samples.values() if s.gas_used >= 0)
             for side, sample in samples.items():
@@ -220,13 +264,13 @@ def _measure_config(run: Run, engines: Dict[str, Engine], alloc: dict, config: C
     return result
 
 
-def _run_hyperion(engine: Engine, env: BlockEnv, txs: Sequence[bytes], round_: int, index: int):
+def _run_hyperion(engine: Engine, env: BlockEnv, txs: Sequence[bytes], base: int, round_: int, index: int):
     """-> (the sample, the block's per-transaction results)."""
     started = time.perf_counter()
     block = engine.execute(env, txs)
     engine.commit(block)
     seconds = time.perf_counter() - started
-    engine.revert_to(0)  # untimed: the next block runs on the genesis again
+    engine.revert_to(base)  # untimed: the next block runs on the genesis again
     sample = Sample(round_, index, seconds, block.gas_used, "0x" + block.state_root.hex(),
                     "0x" + block.receipts_root.hex(), stats_dict(block.stats))
     return sample, block.tx_results
