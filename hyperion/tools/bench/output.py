@@ -42,6 +42,11 @@ def _split(samples: Sequence[dict]) -> Dict[str, float]:
     return {label: statistics.median(values) for label, values in phases.items()}
 
 
+def _side_order(side: str) -> tuple:
+    """stock, sequential, then Block-STM by worker count (the JSON keeps run order)."""
+    return (0, 0) if side == STOCK else (1, 0) if side == SEQUENTIAL else (2, int(side.rsplit("-", 1)[1]))
+
+
 def summary(data: dict) -> List[dict]:
     """One row per configuration and side: medians, speedups (median and range of per-sample
     ratios, each against the baseline's run of the same block in the same round)."""
@@ -49,7 +54,7 @@ def summary(data: dict) -> List[dict]:
     for config in data["configs"]:
         txs = config["txs"]
         sides = config["samples"]
-        for side, samples in sides.items():
+        for side, samples in sorted(sides.items(), key=lambda item: _side_order(item[0])):
             seconds = [s["seconds"] for s in samples]
             median = statistics.median(seconds)
             gas = statistics.median(s["gas_used"] for s in samples)
