@@ -12,7 +12,7 @@ import sys
 import click
 from rich.console import Console
 
-from hyperion.commands import display
+from hyperion.commands import bench_run, display
 from hyperion.commands.options import quiet_option
 
 #: modules that each define ``command``, a click command added to the ``bench`` group
@@ -142,6 +142,8 @@ def parallel(txs, workers, rounds, workloads, accounts, zipf, seed, min_txs, jso
 
 for _name in BENCH_MODULES:
     bench.add_command(importlib.import_module(_name).command)
+for _command in bench_run.commands:
+    bench.add_command(_command)
 
 #: what hyperion.cli registers
 command = bench

@@ -1,0 +1,293 @@
+"""``hyperion bench run``: every side on the same signed blocks, roots checked, raw timings kept.
+
+For each workload (:mod:`hyperion.tools.bench.suite`) one LMDB engine per Hyperion side is
+opened on the workload's genesis: ``sequential`` and ``blockstm-N`` for each worker count
+(``warm_up()`` called).  For each contention level the workload's blocks are built, and in
+each round every side executes every block, the order of the sides rotating from round to
+round (this machine's speed drifts within seconds).  A Hyperion side's time is
+``execute()`` + ``commit()`` end to end (decoding, sender recovery, execution, receipts,
+state root, LMDB write); the block is then reverted, untimed, so every block runs on the
+genesis.  The ``stock`` side is py-evm as its own API runs a block (decode and recover,
+``apply_transaction`` per transaction, ``persist()``, transactions and receipts roots;
+:func:`hyperion.tools.bench.foundation.run_stock`) on a fresh genesis each time, VM set-up
+untimed.  Round 0 is a warm-up and is not kept.  Before anything is reported the state
+roots of all sides (and receipts roots, gas and per-transaction results of the Hyperion
+sides) must agree, block by block; a difference raises :class:`ResultMismatch`.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from typing import Callable, Dict, List, Optional, Sequence
+
+from hyperion import BlockEnv, ChainConfig, Engine
+from hyperion.tools import workloads as w
+from hyperion.tools.bench import foundation, replay, suite
+
+STOCK, SEQUENTIAL = "stock", "sequential"
+BASELINES = (STOCK, SEQUENTIAL)
+GENESIS_TIME = foundation.GENESIS_TIME
+COINBASE = b"\xc0" * 20
+#: packages whose versions the JSON records
+PACKAGES = ("hyperion-evm", "py-evm", "cython", "lmdb", "eth-hash", "coincurve", "matplotlib")
+
+
+class ResultMismatch(AssertionError):
+    """Two sides computed different results for the same block (a bug, never noise)."""
+
+
+def side_name(workers: int) -> str:
+    return f"blockstm-{workers}"
+
+
+@dataclass
+class Sample:
+    """One side's run of one block."""
+
+    round: int
+    block: int
+    seconds: float
+    gas_used: int
+    state_root: str
+    #: Hyperion sides only (stock py-evm's receipts are not compared)
+    receipts_root: Optional[str] = None
+    stats: Dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    """One workload at one contention level: every side's samples."""
+
+    workload: str
+    contention: float
+    txs: int  # per block
+    samples: Dict[str, List[Sample]] = field(default_factory=dict)
+    #: peak resident set of this process after the configuration, in MiB (worker processes
+    #: are not included while they live: the kernel counts a child once it has exited)
+    peak_rss_mib: float = 0.0
+
+
+@dataclass
+class Run:
+    """Everything one invocation measured; :meth:`to_json` is what ``--json`` writes."""
+
+    txs: int
+    blocks: int
+    rounds: int
+    workers: List[int]
+    baselines: List[str]
+    seed: int
+    configs: List[Config] = field(default_factory=list)
+    warm_up_seconds: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+    def sides(self) -> List[str]:
+        return [b for b in BASELINES if b in self.baselines] + [side_name(n) for n in self.workers]
+
+    def to_json(self) -> dict:
+        return {
+            "kind": "hyperion-bench-run", "machine": machine(), "txs": self.txs, "blocks": self.blocks,
+            "rounds": self.rounds, "workers": self.workers, "baselines": self.baselines, "seed": self.seed,
+            "chain_id": suite.CHAIN_ID, "timed": "execute() + commit() end to end; stock: decode to roots",
+            "warm_up_seconds": self.warm_up_seconds,
+            "configs": [{"workload": c.workload, "contention": c.contention, "txs": c.txs, "peak_rss_mib": c.peak_rss_mib,
+                         "samples": {side: [vars(s) for s in samples] for side, samples in c.samples.items()}}
+                        for c in self.configs],
+        }
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
+            "packages": versions, "git_revision": _git_revision(),
+            "compiled": os.environ.get("HYPERION_PUREPYTHON") != "1"}
+
+
+def _git_revision() -> Optional[str]:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(__file__), capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def stats_dict(stats) -> Dict[str, object]:
+    """A block's stats as plain data (``extra`` flattened in), whatever this engine reports."""
+    out: Dict[str, object] = {}
+    for name, value in vars(stats).items():
+        if name == "extra":
+            out.update({key: v for key, v in value.items() if isinstance(v, (int, float, str))})
+        elif isinstance(value, (int, float, str)) or value is None:
+            out[name] = value
+    return out
+
+
+def _gas_limit(txs: int) -> int:
+    return max(30_000_000, 100_000 * txs)
+
+
+@dataclass
+class Setting:
+    """What one workload runs on: its genesis, chain, block environment and blocks."""
+
+    alloc: dict
+    config: ChainConfig
+    env: BlockEnv
+    genesis: dict  # init_genesis keyword arguments
+    blocks: Callable[[float], List[list]]  # contention -> signed blocks
+    levels: List[float]
+    stock: bool  # py-evm's reference VM starts at block 1 only
+
+
+def _suite_setting(run: Run, contentions: Sequence[float]) -> Setting:
+    config = ChainConfig(chain_id=suite.CHAIN_ID)
+    alloc = suite.genesis(run.txs)
+    env = BlockEnv(number=1, timestamp=GENESIS_TIME + 12, coinbase=COINBASE, base_fee=w.GWEI,
+                   gas_limit=_gas_limit(run.txs), parent_beacon_block_root=(1).to_bytes(32, "big"))
+    if STOCK in run.baselines:
+        # py-evm's genesis hash differs from Hyperion's (its genesis header has other empty
+        # fields); EIP-2935 stores the parent hash, so both sides must be given the same one
+        from hyperion.tools.reference import build_stock_vm
+
+        _vm, header = build_stock_vm(config.fork_at(1, env.timestamp), config.chain_id, alloc, env,
+                                     genesis_timestamp=GENESIS_TIME)
+        env = replace(env, parent_hash=header.parent_hash, block_hashes={0: header.parent_hash})
+    return Setting(alloc, config, env, {"timestamp": GENESIS_TIME, "gas_limit": env.gas_limit}, None,
+                   list(contentions), stock=True)
+
+
+def _setting(name: str, run: Run, shared: Callable[[], Setting]) -> Setting:
+    if name.startswith(replay.PREFIX):
+        block = replay.load(name[len(replay.PREFIX):])
+        return Setting(block.alloc, block.config, block.env,
+                       {"number": block.genesis_number, "timestamp": block.genesis_timestamp,
+                        "gas_limit": block.env.gas_limit},
+                       lambda _contention: [block.txs], [0.0], stock=False)
+    workload = suite.get(name)
+    setting = replace(shared(), blocks=lambda contention: suite.blocks(name, run.txs, run.blocks, contention,
+                                                                         run.seed))
+    return setting if workload.contended else replace(setting, levels=[1.0])
+
+
+def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequence[int] = (1, 2),
+            contentions: Sequence[float] = (0.0,), baselines: Sequence[str] = BASELINES, rounds: int = 3,
+            seed: int = 13, progress: Callable[[str], None] = lambda _message: None) -> Run:
+    """Run ``workloads`` (suite names, or ``t8n:DIR`` for a t8n input's block)."""
+    unknown = set(baselines) - set(BASELINES)
+    if unknown:
+        raise ValueError(f"unknown baseline {sorted(unknown)[0]!r}; choose from {', '.join(BASELINES)}")
+    for name in workloads:
+        if not name.startswith(replay.PREFIX):
+            suite.get(name)
+    run = Run(txs=txs, blocks=blocks, rounds=rounds, workers=list(workers), baselines=list(baselines), seed=seed)
+    shared: List[Setting] = []
+
+    def shared_setting() -> Setting:  # built once, for the first suite workload
+        if not shared:
+            progress(f"genesis of {txs:,} accounts")
+            shared.append(_suite_setting(run, contentions))
+        return shared[0]
+
+    for name in workloads:
+        setting = _setting(name, run, shared_setting)
+        with tempfile.TemporaryDirectory(prefix="hyperion-bench-") as tmp:
+            engines: Dict[str, Engine] = {}
+            try:
+                progress(f"{name}: opening engines")
+                engines[SEQUENTIAL] = Engine.open(f"{tmp}/{SEQUENTIAL}", chain_config=setting.config)
+                for n in workers:
+                    engines[side_name(n)] = Engine.open(f"{tmp}/{side_name(n)}", chain_config=setting.config,
+                                                        scheduler="blockstm", workers=n)
+                for engine in engines.values():
+                    engine.init_genesis(setting.alloc, **setting.genesis)
+                run.warm_up_seconds[name] = {side: engine.warm_up() for side, engine in engines.items()}
+                if SEQUENTIAL not in baselines:
+                    engines.pop(SEQUENTIAL).close()
+                for contention in setting.levels:
+                    run.configs.append(_measure_config(run, engines, setting, name, contention, progress))
+            finally:
+                for engine in engines.values():
+                    engine.close()
+    return run
+
+
+def _measure_config(run: Run, engines: Dict[str, Engine], setting: Setting, name: str, contention: float,
+                    progress) -> Config:
+    signed = setting.blocks(contention)
+    result = Config(name, contention, len(signed[0]))
+    sides = [side for side in run.sides() if setting.stock or side != STOCK]
+    base = setting.genesis.get("number", 0)
+    for round_ in range(run.rounds + 1):  # round 0: the warm-up
+        for index, txs in enumerate(signed[:1] if round_ == 0 else signed):
+            label = "warm-up" if round_ == 0 else f"round {round_}/{run.rounds}"
+            progress(f"{name} contention {contention:g}: {label}, block {index + 1}/{len(signed)}")
+            shift = (round_ + index) % len(sides)
+            samples, tx_results = {}, {}
+            for side in sides[shift:] + sides[:shift]:
+                if side == STOCK:
+                    timing = foundation.run_stock(setting.alloc, setting.config, setting.env, txs)
+                    # its phases under the engine's names, so the time split treats both alike
+                    phases = {"prepare_seconds": timing.decode, "execution_seconds": timing.decode + timing.execute,
+                              "root_seconds": timing.root, "summary_seconds": timing.summary}
+                    samples[side] = Sample(round_, index, timing.end_to_end, -1, "0x" + timing.state_root.hex(),
+                                           stats=phases)
+                else:
+                    samples[side], tx_results[side] = _run_hyperion(engines[side], setting.env, txs, base,
+                                                                    round_, index)
+            _check_same(name, contention, index, samples, tx_results)
+            if round_ == 0:
+                continue
+            gas = next(s.gas_used for s in samples.values() if s.gas_used >= 0)
+            for side, sample in samples.items():
+                sample.gas_used = gas  # the stock side's gas is the same (its root matched)
+                result.samples.setdefault(side, []).append(sample)
+    result.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _run_hyperion(engine: Engine, env: BlockEnv, txs: Sequence[bytes], base: int, round_: int, index: int):
+    """-> (the sample, the block's per-transaction results)."""
+    started = time.perf_counter()
+    block = engine.execute(env, txs)
+    engine.commit(block)
+    seconds = time.perf_counter() - started
+    engine.revert_to(base)  # untimed: the next block runs on the genesis again
+    sample = Sample(round_, index, seconds, block.gas_used, "0x" + block.state_root.hex(),
+                    "0x" + block.receipts_root.hex(), stats_dict(block.stats))
+    return sample, block.tx_results
+
+
+def _check_same(name: str, contention: float, index: int, samples: Dict[str, Sample], tx_results: dict) -> None:
+    sides = list(samples)
+    reference = samples[sides[0]]
+    where = f"{name} contention {contention:g} block {index + 1}"
+    for side in sides[1:]:
+        if samples[side].state_root != reference.state_root:
+            raise ResultMismatch(f"{where}: state root of {side} {samples[side].state_root} differs from "
+                                 f"{sides[0]}'s {reference.state_root}")
+    hyperion_sides = list(tx_results)
+    first = hyperion_sides[0]
+    for side in hyperion_sides[1:]:
+        if samples[side].receipts_root != samples[first].receipts_root:
+            raise ResultMismatch(f"{where}: receipts root of {side} differs from {first}'s")
+        if tx_results[side] != tx_results[first]:
+            raise ResultMismatch(f"{where}: transaction results of {side} differ from {first}'s")
