@@ -45,6 +45,14 @@ class FileLock:
     def __exit__(self, *exc) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; -> whether it was taken (release with ``__exit__``)."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     def close(self) -> None:
         os.close(self._fd)
 
@@ -333,8 +341,15 @@ class SharedScheduler:
         scan; a stopped or failed block never waits (a dead writer never finishes).
         """
         out = []
+        lock = self._lock
         while True:
-            with self._lock:
+            if wait:
+                lock.__enter__()
+            elif not lock.try_acquire():
+                # a reader that must not wait (the coordinator's early fold) does not wait for
+                # the lock either: a frozen worker may hold it, and the watchdog must run
+                return out, position
+            try:
                 end = self._words[H_LOG_ALLOC]
                 if position >= end:
                     return out, position
@@ -346,6 +361,8 @@ class SharedScheduler:
                     out.append(bytes(log[position + RECORD_HEADER:position + RECORD_HEADER + length]))
                     position += RECORD_HEADER + _align8(length)
                     continue
+            finally:
+                lock.__exit__()
             if not wait or stopped:
                 return out, position
             time.sleep(0)
