@@ -33,6 +33,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from hyperion import BlockEnv, ChainConfig, Engine
 from hyperion.tools import workloads as w
+from hyperion.tools.bench.runner import stats_dict
 
 WORKLOADS = ("erc20", "eth", "mixed", "hot")
 DEFAULT_TXS = 5000
@@ -138,17 +139,6 @@ class BlockFactory:
         return w.payments(plan, self.nonces, chain_id=CHAIN_ID)
 
 
-def _stats_dict(stats) -> Dict[str, object]:
-    """The block's stats as plain data, whatever fields this version of the engine has."""
-    out: Dict[str, object] = {}
-    for name, value in vars(stats).items():
-        if name == "extra":
-            out.update({key: v for key, v in value.items() if isinstance(v, (int, float, str))})
-        elif isinstance(value, (int, float, str)) or value is None:
-            out[name] = value
-    return out
-
-
 def _check_same(workload: str, round_: int, results: Dict[str, object]) -> None:
     reference = results[SEQUENTIAL]
     for side, result in results.items():
@@ -211,7 +201,7 @@ def _round(run: Run, engines: Dict[str, Engine], factory: BlockFactory, workload
         started = time.perf_counter()
         engines[side].commit(result)
         if round_:
-            sample = Sample(timings[side], time.perf_counter() - started, _stats_dict(result.stats))
+            sample = Sample(timings[side], time.perf_counter() - started, stats_dict(result.stats))
             run.samples[workload].setdefault(side, []).append(sample)
 
 
