@@ -78,6 +78,25 @@ def test_the_stage_recovers_exactly_what_recovery_in_place_does():
     assert recovering.get(7) is None and sum(1 for s in recovering.senders if s) == len(txs) - 4
 
 
+def test_the_helper_imports_this_copy_whatever_the_working_directory(tmp_path, monkeypatch):
+    """``python -m`` would put the working directory first on the path: run from a folder
+    holding another ``hyperion`` (a source checkout beside an installed copy, say), the
+    helper must still import the caller's copy and recover every sender."""
+    impostor = tmp_path / "hyperion"
+    impostor.mkdir()
+    (impostor / "__init__.py").write_text("raise SystemExit('the working directory copy was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    txs = _batch()
+    stage = senders.RecoveryStage()
+    try:
+        recovering = stage.submit(txs)
+        assert recovering is not None
+        stage.wait()
+    finally:
+        stage.close()
+    assert sum(1 for s in recovering.senders if s) == len(txs) - 1  # all but the broken signature
+
+
 def test_a_small_block_does_not_start_the_helper():
     stage = senders.RecoveryStage()
     assert stage.submit(_batch()[:senders.PIPELINE_MIN_TXS - 1]) is None

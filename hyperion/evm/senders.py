@@ -8,7 +8,7 @@ alone, so it can run ahead of execution, and its answer can be kept:
 - :data:`CACHE` maps a transaction hash to its recovered sender (bounded, oldest out
   first), so the same bytes seen again -- the next pipelined block, gRPC ``Simulate`` then
   ``Execute`` -- are not recovered again;
-- :class:`RecoveryStage` keeps one helper process (``python -m hyperion.evm.senders``) that
+- :class:`RecoveryStage` keeps one helper process (``python -P -m hyperion.evm.senders``) that
   recovers a block's senders while the caller executes the block's transactions.  The
   caller never waits for it: a sender the helper has not sent yet is recovered in place.
   Only successes travel back; a signature the helper cannot recover is recovered again
@@ -174,7 +174,7 @@ class RecoveryStage:
             return self._process
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "hyperion.evm.senders"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, "-P", "-m", "hyperion.evm.senders"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))),
             )
         except OSError:

@@ -317,7 +317,7 @@ class ParallelScheduler:
         return MemoryBase(version, store.backend.export())
 
     def _watch(self, job: BlockJob, n: int) -> BlockWatch:
-        return BlockWatch(self._scheduler, lambda tx: job.prepare(tx).gas, job.processor.env.gas_limit, n,
+        return BlockWatch(self._scheduler, lambda tx: job.prepare(tx).gas, n,
                           job.deadline, gas_per_second=self.watchdog_gas_per_second, slack=self.watchdog_slack)
 
     def _wait(self, n: int, watch: BlockWatch, while_waiting: Callable[[], None]) -> dict:

@@ -57,9 +57,6 @@ WATCHDOG_SLACK_SECONDS = 2.0
 #: how long a worker may take to stop when the caller's deadline has passed before it is
 #: killed: a stopped call must not keep a core busy
 DEADLINE_GRACE_SECONDS = 0.2
-#: a stall with more unfinished transactions than this is bounded by the block gas limit
-#: instead of decoding each one's gas limit
-WATCHDOG_DECODE_LIMIT = 64
 
 
 @dataclass
@@ -299,12 +296,11 @@ class BlockWatch:
     the block, once.  :attr:`grace` is then how long the workers get to stop.
     """
 
-    def __init__(self, scheduler, gas_limit_of: Callable[[int], int], block_gas_limit: int, n: int,
+    def __init__(self, scheduler, gas_limit_of: Callable[[int], int], n: int,
                  deadline=None, *, gas_per_second: int = WATCHDOG_GAS_PER_SECOND,
                  slack: float = WATCHDOG_SLACK_SECONDS) -> None:
         self.scheduler = scheduler
         self.gas_limit_of = gas_limit_of
-        self.block_gas_limit = block_gas_limit
         self.n = n
         self.deadline = deadline
         self.gas_per_second = gas_per_second
@@ -321,13 +317,14 @@ class BlockWatch:
         header = self.scheduler.header
         return header(core.H_INCARNATIONS) + header(core.H_VALIDATIONS) + header(core.H_RECORDS)
 
-    def _unfinished_gas(self) -> int:
-        """The largest gas limit among the transactions not executed yet (what may still run)."""
+    def _running_gas(self) -> int:
+        """The largest gas limit among the transactions a worker is executing now: only a
+        running transaction can keep the workers quiet legitimately (one waiting to run
+        would be taken by an idle worker, which counts as progress).  Never more than one
+        per worker, so decoding their gas limits is cheap."""
         status = self.scheduler.status
-        stuck = [tx for tx in range(self.n) if status(tx)[1] != core.EXECUTED]
-        if len(stuck) > WATCHDOG_DECODE_LIMIT:
-            return self.block_gas_limit
-        return max((self.gas_limit_of(tx) for tx in stuck), default=0)
+        running = [tx for tx in range(self.n) if status(tx)[1] == core.EXECUTING]
+        return max((self.gas_limit_of(tx) for tx in running), default=0)
 
     def poll(self) -> Optional[str]:
         if self.fired:
@@ -348,7 +345,7 @@ class BlockWatch:
             return None
         if not self._bounded:  # first time past the slack: is a long transaction still running?
             self._bounded = True
-            self.bound = self.grace = self.slack + self._unfinished_gas() / self.gas_per_second
+            self.bound = self.grace = self.slack + self._running_gas() / self.gas_per_second
             if quiet <= self.bound:
                 return None
         self.fired = "watchdog"

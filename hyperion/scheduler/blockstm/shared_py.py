@@ -146,9 +146,10 @@ class SharedScheduler:
             w[H_CAPACITY] = self.capacity
 
     # -- plain accessors --------------------------------------------------------------
-    # header() and set_flag() take no lock, like the compiled module's atomic load / store
-    # (an aligned 8-byte word is read and written whole): the coordinator reads progress
-    # and sets STOP even while a frozen worker holds the lock
+    # the one-word reads (header, done, status, first_not_executed) and set_flag() take no
+    # lock, like the compiled module's atomic loads and stores (an aligned 8-byte word is read
+    # and written whole): the coordinator's watchdog and early fold read progress and set STOP
+    # even while a frozen worker holds the lock
     def header(self, index: int) -> int:
         return self._words[index]
 
@@ -160,21 +161,20 @@ class SharedScheduler:
         self._words[index] = value
 
     def done(self) -> bool:
-        with self._lock:
-            return bool(self._words[H_DONE] or self._words[H_STOP] or self._words[H_ERROR])
+        words = self._words
+        return bool(words[H_DONE] or words[H_STOP] or words[H_ERROR])
 
     def status(self, tx: int):
         """-> (incarnation, status)"""
-        with self._lock:
-            word = self._words[self._status + tx]
+        word = self._words[self._status + tx]
         return word >> 4, word & 15
 
     def first_not_executed(self, below: int) -> int:
         """Lowest transaction index < ``below`` not in EXECUTED state, or -1."""
-        with self._lock:
-            for tx in range(below):
-                if self._words[self._status + tx] & 15 != EXECUTED:
-                    return tx
+        words, base = self._words, self._status
+        for tx in range(below):
+            if words[base + tx] & 15 != EXECUTED:
+                return tx
         return -1
 
     # -- Block-STM scheduler (Algorithm 4-5) ----------------------------------------
