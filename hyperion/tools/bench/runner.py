@@ -10,12 +10,15 @@ state root, LMDB write); the block is then reverted, untimed, so every block run
 genesis.  The ``stock`` side is py-evm as its own API runs a block (decode and recover,
 ``apply_transaction`` per transaction, ``persist()``, transactions and receipts roots;
 :func:`hyperion.tools.bench.foundation.run_stock`) on a fresh genesis each time, VM set-up
-untimed.  Round 0 is a warm-up and is not kept.  Before anything is reported the state
+untimed; a workload stock py-evm cannot run (the ``ai`` workload's precompiles, a
+replayed t8n block) has no stock side, and the run's ``notes`` say why.  Round 0 is a
+warm-up and is not kept.  Before anything is reported the state
 roots of all sides (and receipts roots, gas and per-transaction results of the Hyperion
 sides) must agree, block by block; a difference raises :class:`ResultMismatch`.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import resource
@@ -32,6 +35,8 @@ from hyperion.tools import workloads as w
 from hyperion.tools.bench import foundation, replay, suite
 
 STOCK, SEQUENTIAL = "stock", "sequential"
+#: the ``--workload`` name that stands for every suite workload
+ALL = "all"
 BASELINES = (STOCK, SEQUENTIAL)
 GENESIS_TIME = foundation.GENESIS_TIME
 COINBASE = b"\xc0" * 20
@@ -86,6 +91,8 @@ class Run:
     seed: int
     configs: List[Config] = field(default_factory=list)
     warm_up_seconds: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    #: what the reader of the figures must know, e.g. which workload has no stock side and why
+    notes: List[str] = field(default_factory=list)
 
     def sides(self) -> List[str]:
         return [b for b in BASELINES if b in self.baselines] + [side_name(n) for n in self.workers]
@@ -95,7 +102,7 @@ class Run:
             "kind": "hyperion-bench-run", "machine": machine(), "txs": self.txs, "blocks": self.blocks,
             "rounds": self.rounds, "workers": self.workers, "baselines": self.baselines, "seed": self.seed,
             "chain_id": suite.CHAIN_ID, "timed": "execute() + commit() end to end; stock: decode to roots",
-            "warm_up_seconds": self.warm_up_seconds,
+            "warm_up_seconds": self.warm_up_seconds, "notes": self.notes,
             "configs": [{"workload": c.workload, "contention": c.contention, "txs": c.txs, "peak_rss_mib": c.peak_rss_mib,
                          "samples": {side: [vars(s) for s in samples] for side, samples in c.samples.items()}}
                         for c in self.configs],
@@ -142,7 +149,8 @@ def stats_dict(stats) -> Dict[str, object]:
 
 
 def _gas_limit(txs: int) -> int:
-    return max(30_000_000, 100_000 * txs)
+    # room for the heaviest workload's transactions (``data`` uses of up to ~200,000 gas)
+    return max(30_000_000, 250_000 * txs)
 
 
 @dataclass
@@ -155,7 +163,8 @@ class Setting:
     genesis: dict  # init_genesis keyword arguments
     blocks: Callable[[float], List[list]]  # contention -> signed blocks
     levels: List[float]
-    stock: bool  # py-evm's reference VM starts at block 1 only
+    #: why stock py-evm cannot run these blocks ("": it can)
+    no_stock: str = ""
 
 
 def _suite_setting(run: Run, contentions: Sequence[float]) -> Setting:
@@ -172,7 +181,7 @@ def _suite_setting(run: Run, contentions: Sequence[float]) -> Setting:
                                      genesis_timestamp=GENESIS_TIME)
         env = replace(env, parent_hash=header.parent_hash, block_hashes={0: header.parent_hash})
     return Setting(alloc, config, env, {"timestamp": GENESIS_TIME, "gas_limit": env.gas_limit}, None,
-                   list(contentions), stock=True)
+                   list(contentions))
 
 
 def _setting(name: str, run: Run, shared: Callable[[], Setting]) -> Setting:
@@ -181,17 +190,25 @@ def _setting(name: str, run: Run, shared: Callable[[], Setting]) -> Setting:
         return Setting(block.alloc, block.config, block.env,
                        {"number": block.genesis_number, "timestamp": block.genesis_timestamp,
                         "gas_limit": block.env.gas_limit},
-                       lambda _contention: [block.txs], [0.0], stock=False)
+                       lambda _contention: [block.txs], [0.0],
+                       no_stock="py-evm's reference VM builds only block 1 on a genesis")
     workload = suite.get(name)
     setting = replace(shared(), blocks=lambda contention: suite.blocks(name, run.txs, run.blocks, contention,
                                                                          run.seed))
+    if workload.precompiles:
+        config = replace(setting.config, extra_precompiles=workload.precompiles)
+        setting = replace(setting, config=config, no_stock=workload.no_stock)
     return setting if workload.contended else replace(setting, levels=[1.0])
 
 
 def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequence[int] = (1, 2),
             contentions: Sequence[float] = (0.0,), baselines: Sequence[str] = BASELINES, rounds: int = 3,
-            seed: int = 13, progress: Callable[[str], None] = lambda _message: None) -> Run:
-    """Run ``workloads`` (suite names, or ``t8n:DIR`` for a t8n input's block)."""
+            seed: int = 13, progress: Callable[[str], None] = lambda _message: None,
+            scheduler_options: Optional[Dict[str, object]] = None) -> Run:
+    """Run ``workloads`` (suite names, ``all`` for every one of them, or ``t8n:DIR`` for a
+    t8n input's block).  ``scheduler_options`` go to the Block-STM engines (the tests lower
+    ``min_txs`` so that tiny blocks run in parallel)."""
+    workloads = [name for entry in workloads for name in (suite.WORKLOADS if entry == ALL else [entry])]
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline {sorted(unknown)[0]!r}; choose from {', '.join(BASELINES)}")
@@ -207,23 +224,33 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
             shared.append(_suite_setting(run, contentions))
         return shared[0]
 
-    for name in workloads:
-        setting = _setting(name, run, shared_setting)
+    settings = [(name, _setting(name, run, shared_setting)) for name in workloads]
+    # consecutive workloads on the same genesis and chain share engines (each block is
+    # reverted after it runs), which saves starting and warming up workers per workload
+    for _key, group in itertools.groupby(settings, key=lambda item: (id(item[1].alloc), item[1].config)):
+        group = list(group)
         with tempfile.TemporaryDirectory(prefix="hyperion-bench-") as tmp:
             engines: Dict[str, Engine] = {}
             try:
-                progress(f"{name}: opening engines")
-                engines[SEQUENTIAL] = Engine.open(f"{tmp}/{SEQUENTIAL}", chain_config=setting.config)
+                progress(f"{', '.join(name for name, _ in group)}: opening engines")
+                first = group[0][1]
+                engines[SEQUENTIAL] = Engine.open(f"{tmp}/{SEQUENTIAL}", chain_config=first.config)
                 for n in workers:
-                    engines[side_name(n)] = Engine.open(f"{tmp}/{side_name(n)}", chain_config=setting.config,
-                                                        scheduler="blockstm", workers=n)
+                    engines[side_name(n)] = Engine.open(f"{tmp}/{side_name(n)}", chain_config=first.config,
+                                                        scheduler="blockstm", workers=n,
+                                                        scheduler_options=scheduler_options)
                 for engine in engines.values():
-                    engine.init_genesis(setting.alloc, **setting.genesis)
-                run.warm_up_seconds[name] = {side: engine.warm_up() for side, engine in engines.items()}
+                    engine.init_genesis(first.alloc, **first.genesis)
+                warm_up = {side: engine.warm_up() for side, engine in engines.items()}
                 if SEQUENTIAL not in baselines:
                     engines.pop(SEQUENTIAL).close()
-                for contention in setting.levels:
-                    run.configs.append(_measure_config(run, engines, setting, name, contention, progress))
+                for name, setting in group:
+                    run.warm_up_seconds[name] = warm_up
+                    if setting.no_stock and STOCK in baselines:
+                        run.notes.append(f"{name}: no stock side: {setting.no_stock}")
+                        progress(run.notes[-1])
+                    for contention in setting.levels:
+                        run.configs.append(_measure_config(run, engines, setting, name, contention, progress))
             finally:
                 for engine in engines.values():
                     engine.close()
@@ -234,7 +261,7 @@ def _measure_config(run: Run, engines: Dict[str, Engine], setting: Setting, name
                     progress) -> Config:
     signed = setting.blocks(contention)
     result = Config(name, contention, len(signed[0]))
-    sides = [side for side in run.sides() if setting.stock or side != STOCK]
+    sides = [side for side in run.sides() if not setting.no_stock or side != STOCK]
     base = setting.genesis.get("number", 0)
     for round_ in range(run.rounds + 1):  # round 0: the warm-up
         for index, txs in enumerate(signed[:1] if round_ == 0 else signed):
