@@ -16,10 +16,14 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """One tiny run of every workload at two contention levels, all sides."""
+    """One tiny run of every workload (no --workload: all of them) at two contention levels,
+    all sides."""
     out = tmp_path_factory.mktemp("bench")
-    result = invoke("bench", "run", "--workload", "eth,erc20,mixed,hot,amm,nft", "--txs", "6", "--workers", "2",
-                    "--contention", "0,1", "--rounds", "1", "--out", str(out), "-q")
+    args = ["bench", "run", "--txs", "6", "--workers", "2", "--contention", "0,1", "--rounds", "1", "--out", str(out),
+            "-q"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.argv", ["hyperion", *args])  # the command line the report quotes
+        result = invoke(*args)
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -32,15 +36,23 @@ def test_run_writes_table_json_plots_and_report(tiny_run):
     assert {"cpu", "cores", "python", "packages", "git_revision"} <= set(data["machine"])
     # hot ignores contention: it runs once; the others once per level
     assert sorted((c["workload"], c["contention"]) for c in data["configs"]) == sorted(
-        [(w, c) for w in ("eth", "erc20", "mixed", "amm", "nft") for c in (0.0, 1.0)] + [("hot", 1.0)])
+        [(w, c) for w in suite.WORKLOADS if w != "hot" for c in (0.0, 1.0)] + [("hot", 1.0)])
     for config in data["configs"]:
-        assert set(config["samples"]) == {"stock", "sequential", "blockstm-2"}
+        no_stock = config["workload"] == "ai"  # stock py-evm has no AI precompiles
+        assert set(config["samples"]) == {"sequential", "blockstm-2"} | (set() if no_stock else {"stock"})
         roots = {s["state_root"] for samples in config["samples"].values() for s in samples}
         assert len(roots) == 1 and all(len(s) == 1 for s in config["samples"].values())
-    for header in ("tx/s", "Mgas/s", "vs stock", "aborts/tx"):
+    for header in ("tx/s", "Mgas/s", "vs stock", "aborts/tx", "note: ai: no stock side: stock py-evm has no AI"):
         assert header in printed
+    assert data["notes"] == ["ai: no stock side: " + suite.WORKLOADS["ai"].no_stock]
     report = (out / "report.md").read_text()
     assert "![time split](time_split.png)" in report and "| eth | 0 | blockstm-2 |" in report
+    machine = data["machine"]
+    assert f"Machine: {machine['cpu']}, {machine['cores']} cores" in report
+    assert "Command: `hyperion bench run --txs 6 --workers 2 --contention 0,1 --rounds 1 --out " in report
+    assert ("Workloads: " + ", ".join(suite.WORKLOADS) + "; 6 transactions per block, 1 block(s) per configuration, "
+            "1 measured round(s) after a warm-up block; Block-STM workers 2; contention 0, 1") in report
+    assert "Note: ai: no stock side" in report
 
 
 def test_compare_flags_a_regression(tiny_run, tmp_path):

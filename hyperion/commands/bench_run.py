@@ -42,9 +42,9 @@ def _positive(text: str) -> int:
 
 
 @click.command("run")
-@click.option("--workload", "workloads", default="eth,erc20,mixed,hot,amm,nft", show_default=True,
-              callback=_list("workload names", str),
-              help="Workloads, comma-separated (see `hyperion bench list`); t8n:DIR replays a t8n input's block.")
+@click.option("--workload", "workloads", default="all", show_default=True, callback=_list("workload names", str),
+              help="Workloads, comma-separated (see `hyperion bench list`), or all of them; t8n:DIR replays a "
+                   "t8n input's block.")
 @click.option("--txs", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Transactions per block.")
 @click.option("--blocks", default=1, show_default=True, type=click.IntRange(1, 1000),
@@ -103,6 +103,8 @@ def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, j
     rows = output.summary(data)
     click.echo(output.headline(data))
     console.print(display.table(console, "", output.TABLE_COLUMNS, output.table_rows(rows)))
+    for note in data["notes"]:
+        click.echo(f"note: {note}")
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         json_path = json_path or os.path.join(out_dir, "results.json")
@@ -126,7 +128,8 @@ def list_workloads() -> None:
     """The workloads of `hyperion bench run` and what their knobs mean."""
     from hyperion.tools.bench.suite import WORKLOADS
 
-    click.echo("knobs of every workload: --txs (per block), --blocks, --contention (0-1), --seed")
+    click.echo("knobs of every workload: --txs (per block), --blocks, --contention (0-1), --seed; "
+               "--workload all (the default) runs every one listed here")
     for workload in WORKLOADS.values():
         click.echo(f"\n{workload.name}\n  {workload.description}\n  contention: {workload.contention}")
     click.echo("\nt8n:DIR\n  the block of a t8n input: DIR/alloc.json, env.json, txs.json or txs.rlp, optional fork.txt "
