@@ -175,3 +175,17 @@ def test_a_t8n_input_replays_as_a_workload(tmp_path):
     (tmp_path / "env.json").write_text("{")
     broken = CliRunner().invoke(main, ["bench", "run", "--workload", f"t8n:{tmp_path}", "-q"])
     assert broken.exit_code == 2 and "env.json: not JSON" in broken.output
+
+
+def test_stock_warms_up_on_the_first_workload_only(monkeypatch):
+    """py-evm builds a fresh VM per block: one warm-up block per run, then measured blocks only."""
+    real, calls = runner.foundation.run_stock, []
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[3]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner.foundation, "run_stock", counted)
+    run = runner.measure(("eth", "erc20"), 4, workers=(1,), contentions=(0.0, 1.0), rounds=2)
+    assert len(calls) == 1 + 2 * 2 * 2  # the warm-up, then 2 rounds of 2 workloads x 2 levels
+    assert all(len(c.samples["stock"]) == 2 for c in run.configs)
