@@ -85,6 +85,12 @@ def test_a_root_mismatch_is_an_error_and_prints_no_figure(monkeypatch, tmp_path)
     assert not (tmp_path / "r.json").exists()
 
 
+def test_all_stands_for_every_workload_once():
+    assert runner.workload_names(["all"]) == list(suite.WORKLOADS)
+    assert runner.workload_names(["nft", "all", "t8n:x", "eth"]) == ["nft"] + [
+        w for w in suite.WORKLOADS if w != "nft"] + ["t8n:x"]
+
+
 def test_list_and_bad_input():
     listed = invoke("bench", "list")
     assert listed.exit_code == 0 and all(name in listed.output for name in suite.WORKLOADS)

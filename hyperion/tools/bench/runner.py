@@ -202,6 +202,11 @@ def _setting(name: str, run: Run, shared: Callable[[], Setting]) -> Setting:
     return setting if workload.contended else replace(setting, levels=[1.0])
 
 
+def workload_names(entries: Sequence[str]) -> List[str]:
+    """``entries`` with ``all`` replaced by every suite workload, each name once, in order."""
+    return list(dict.fromkeys(name for entry in entries for name in (suite.WORKLOADS if entry == ALL else [entry])))
+
+
 def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequence[int] = (1, 2),
             contentions: Sequence[float] = (0.0,), baselines: Sequence[str] = BASELINES, rounds: int = 3,
             seed: int = 13, progress: Callable[[str], None] = lambda _message: None,
@@ -209,7 +214,7 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
     """Run ``workloads`` (suite names, ``all`` for every one of them, or ``t8n:DIR`` for a
     t8n input's block).  ``scheduler_options`` go to the Block-STM engines (the tests lower
     ``min_txs`` so that tiny blocks run in parallel)."""
-    workloads = [name for entry in workloads for name in (suite.WORKLOADS if entry == ALL else [entry])]
+    workloads = workload_names(workloads)
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline {sorted(unknown)[0]!r}; choose from {', '.join(BASELINES)}")
