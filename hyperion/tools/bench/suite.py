@@ -24,6 +24,7 @@ from eth_hash.auto import keccak
 
 from hyperion.genesis import merge_allocs, system_contracts_alloc
 from hyperion.precompiles.ai import abi as ai_abi, examples as ai
+from hyperion.precompiles.ai.examples import call_data  # a minimal ABI encoder
 from hyperion.tools import workloads as w
 
 CHAIN_ID = 1
@@ -45,6 +46,8 @@ MINT_GAS = 120_000
 #: the ``dao`` workload: proposals open at genesis, and the gas one vote is given
 PROPOSALS = 32
 VOTE_GAS = 120_000
+#: the share of votes in favour (for and against are separate tallies, both updated per vote)
+VOTE_FOR = 0.7
 #: the ``data`` workload: datasets minted at genesis (dataset i has (i + 3) % 5 contributors, so
 #: the hot dataset 0 has three and its fee split leaves remainders); their owners are wallets
 #: from this index on, so a test can mint the same datasets with real transactions
@@ -55,7 +58,7 @@ USE_GAS = 200_000
 #: the ``ai`` workload's chain enables Hyperion's AI precompiles (docs/ai-precompiles.md)
 AI_PRECOMPILES = ("ai",)
 INFER_GAS = 150_000
-#: the ``compute`` workload's calls (contracts/Compute.vy); each costs under 100,000 gas
+#: the ``compute`` workload's calls (contracts/Compute.vy), 78,000-109,000 gas each
 HASH_LOOP = ("hash_loop(uint256)", 300)
 MANDELBROT = ("mandelbrot(uint256,uint256)", 3, 12)
 TOKEN_LOOP = ("token_loop(uint256)", 40)
@@ -151,22 +154,22 @@ COMPUTE_ADDRESS = b"COMPUTE" + bytes(12) + b"\x01"
 
 def _vote(hot, rng):
     proposal = _pick(hot, PROPOSALS, rng)
-    return DAO_ADDRESS, ai.call_data("vote(uint256,bool)", proposal, rng.random() < 0.7), 0, VOTE_GAS
+    return DAO_ADDRESS, call_data("vote(uint256,bool)", proposal, rng.random() < VOTE_FOR), 0, VOTE_GAS
 
 
 def _use(hot, rng):
-    return DATA_ADDRESS, ai.call_data("use(uint256)", _pick(hot, DATASETS, rng)), USE_FEE + rng.randrange(10_000), \
+    return DATA_ADDRESS, call_data("use(uint256)", _pick(hot, DATASETS, rng)), USE_FEE + rng.randrange(10_000), \
         USE_GAS
 
 
 def _infer(hot, rng):
     x = ai.sample_input(rng.randrange(ai.N_CLASSES), rng.randrange(1000))
-    return FEED_ADDRESS, ai.call_data("infer(bytes,bool)", x, hot), 0, INFER_GAS
+    return FEED_ADDRESS, call_data("infer(bytes,bool)", x, hot), 0, INFER_GAS
 
 
 def _compute(hot, rng):
     signature, *args = TOKEN_LOOP if hot else (HASH_LOOP, MANDELBROT)[rng.randrange(2)]
-    return COMPUTE_ADDRESS, ai.call_data(signature, *args), 0, COMPUTE_GAS
+    return COMPUTE_ADDRESS, call_data(signature, *args), 0, COMPUTE_GAS
 
 
 def _contracts_alloc(name: str, address: Callable[[int], bytes], count: int, balance: int,
