@@ -34,6 +34,7 @@ def test_run_writes_table_json_plots_and_report(tiny_run):
             "time_split.png"} <= set(os.listdir(out))
     data = json.loads((out / "results.json").read_text())
     assert {"cpu", "cores", "python", "packages", "git_revision"} <= set(data["machine"])
+    assert data["contentions"] == [0.0, 1.0]  # as asked: hot's contention 1 is its own
     # hot ignores contention: it runs once; the others once per level
     assert sorted((c["workload"], c["contention"]) for c in data["configs"]) == sorted(
         [(w, c) for w in suite.WORKLOADS if w != "hot" for c in (0.0, 1.0)] + [("hot", 1.0)])

@@ -188,7 +188,7 @@ def plots(data: dict, out_dir: str) -> List[str]:
 
 def sizes(data: dict) -> str:
     """What was run, in one sentence."""
-    levels = sorted({c["contention"] for c in data["configs"]})
+    levels = data.get("contentions") or sorted({c["contention"] for c in data["configs"]})  # older JSON: no list
     workloads = list(dict.fromkeys(c["workload"] for c in data["configs"]))
     return (f"Workloads: {', '.join(workloads)}; {data['txs']:,} transactions per block, {data['blocks']} "
             f"block(s) per configuration, {data['rounds']} measured round(s) after a warm-up block; Block-STM "

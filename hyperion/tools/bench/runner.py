@@ -90,6 +90,8 @@ class Run:
     workers: List[int]
     baselines: List[str]
     seed: int
+    #: the contention levels asked for (a workload without the knob runs at 1 only)
+    contentions: List[float] = field(default_factory=list)
     configs: List[Config] = field(default_factory=list)
     warm_up_seconds: Dict[str, Dict[str, float]] = field(default_factory=dict)
     #: what the reader of the figures must know, e.g. which workload has no stock side and why
@@ -102,6 +104,7 @@ class Run:
         return {
             "kind": "hyperion-bench-run", "machine": machine(), "txs": self.txs, "blocks": self.blocks,
             "rounds": self.rounds, "workers": self.workers, "baselines": self.baselines, "seed": self.seed,
+            "contentions": self.contentions,
             "chain_id": suite.CHAIN_ID, "timed": "execute() + commit() end to end; stock: decode to roots",
             "warm_up_seconds": self.warm_up_seconds, "notes": self.notes,
             "configs": [{"workload": c.workload, "contention": c.contention, "txs": c.txs, "peak_rss_mib": c.peak_rss_mib,
@@ -221,7 +224,8 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
     for name in workloads:
         if not name.startswith(replay.PREFIX):
             suite.get(name)
-    run = Run(txs=txs, blocks=blocks, rounds=rounds, workers=list(workers), baselines=list(baselines), seed=seed)
+    run = Run(txs=txs, blocks=blocks, rounds=rounds, workers=list(workers), baselines=list(baselines), seed=seed,
+              contentions=list(contentions))
     shared: List[Setting] = []
 
     def shared_setting() -> Setting:  # built once, for the first suite workload
