@@ -129,7 +129,8 @@ def test_workers_use_published_senders_and_broken_signatures_still_fail_alike(mo
         self.wait()
         return recovering
     monkeypatch.setattr(senders.RecoveryStage, "submit", submit_and_wait)
-    got = _execute(txs, scheduler="blockstm", workers=workers, scheduler_options={"min_txs": 1})
+    got = _execute(txs, scheduler="blockstm", workers=workers,
+                   scheduler_options={"min_txs": 1, "recover_ahead": True})
     assert got.stats.fallback is None, got.stats.fallback
     assert (got.state_root, got.receipts_root, got.logs_bloom, got.gas_used) == (
         expected.state_root, expected.receipts_root, expected.logs_bloom, expected.gas_used)
@@ -142,6 +143,18 @@ def test_workers_use_published_senders_and_broken_signatures_still_fail_alike(mo
     assert extra["worker_recovered"] >= 1
     # each transaction's first decoding took one or the other (a later one may take another worker's record)
     assert extra["worker_recovered_ahead"] + extra["worker_recovered"] >= len(txs)
+
+
+def test_recovery_ahead_by_default_only_where_a_core_is_left_for_the_helper(monkeypatch):
+    from hyperion.scheduler.blockstm import coordinator
+
+    monkeypatch.setattr(coordinator, "default_workers", lambda: 2)
+    assert coordinator.ParallelScheduler(workers=1).recover_ahead
+    assert not coordinator.ParallelScheduler(workers=2).recover_ahead
+    assert coordinator.ParallelScheduler(workers=2, recover_ahead=True).recover_ahead
+    monkeypatch.setattr(coordinator, "default_workers", lambda: 4)
+    assert coordinator.ParallelScheduler(workers=3).recover_ahead
+    assert not coordinator.ParallelScheduler(workers=3, recover_ahead=False).recover_ahead
 
 
 def test_recovery_ahead_can_be_turned_off():
