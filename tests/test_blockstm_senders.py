@@ -106,10 +106,13 @@ def test_the_fold_skips_the_coordinators_records():
     assert list(fold._latest) == [0] and fold._latest[0].version == p.TxVersion(0, 0)
 
 
-def _execute(txs, **scheduler):
+def _execute(txs, fault=None, **scheduler):
     senders.CACHE.clear()  # this process's cache must not stand in for recovery
     with Engine.in_memory(chain_config=CONFIG, **scheduler) as engine:
         engine.init_genesis(workloads.genesis_alloc(ACCOUNTS))
+        if fault is not None:
+            engine.warm_up()
+            engine.scheduler.fault_injection = fault
         return engine.execute(ENV, txs)
 
 
@@ -162,3 +165,18 @@ def test_recovery_ahead_can_be_turned_off():
     got = _execute(txs, scheduler="blockstm", workers=2, scheduler_options={"min_txs": 1, "recover_ahead": False})
     assert got.stats.extra["senders_published"] == 0 and got.stats.extra["worker_recovered_ahead"] == 0
     assert got.stats.extra["worker_recovered"] == len(txs)
+
+
+def test_the_sequential_rest_after_a_dead_worker_takes_the_helpers_senders_too():
+    """A worker dies at transaction 3: the rest, the broken signature at 7 included, runs
+    sequentially with the senders recovered ahead, and equals sequential execution."""
+    txs = _batch()
+    expected = _execute(txs)
+    got = _execute(txs, fault={"exit_at_tx": 3}, scheduler="blockstm", workers=1,
+                   scheduler_options={"min_txs": 1, "recover_ahead": True})
+    assert "executed sequentially" in got.stats.fallback
+    assert got.stats.extra["parallel_prefix"] <= 3
+    assert (got.state_root, got.receipts_root, got.gas_used) == (
+        expected.state_root, expected.receipts_root, expected.gas_used)
+    assert got.tx_results == expected.tx_results
+    assert got.tx_results[7].error.startswith("invalid signature")
