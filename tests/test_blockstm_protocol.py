@@ -89,8 +89,11 @@ def test_a_record_names_its_writer_outside_the_pickle():
         assert p.record_writer(raw) == writer
         assert p.decode_record(raw).version == record.version
     assert p.record_writer(p.encode_record(p.EstimateRecord(p.TxVersion(1, 0)), 5)) == 5
+    # the one value above every worker's index is the coordinator's (senders recovered ahead)
+    assert p.COORDINATOR_WRITER == p.MAX_WRITERS
+    assert p.record_writer(p.encode_record(p.RecoveredSenders(0, (None,)), p.COORDINATOR_WRITER)) == 255
     with pytest.raises(ValueError):
-        p.encode_record(record, p.MAX_WRITERS)
+        p.encode_record(record, p.COORDINATOR_WRITER + 1)
 
 
 def test_malformed_records_are_refused():
@@ -144,9 +147,10 @@ def test_block_messages_share_one_pickled_task():
 
 def test_worker_stats_breakdown_has_every_figure_but_the_total():
     stats = p.WorkerStats(seconds=9.0, setup_seconds=1.0, prepare_seconds=2.0, sync_seconds=3.0, idle_seconds=4.0,
-                          cpu_seconds=8.5, decoded=12, recovered=10)
+                          cpu_seconds=8.5, decoded=12, recovered=10, recovered_ahead=2)
     assert stats.breakdown() == {"setup_seconds": 1.0, "prepare_seconds": 2.0, "sync_seconds": 3.0,
-                                 "idle_seconds": 4.0, "cpu_seconds": 8.5, "decoded": 12, "recovered": 10}
+                                 "idle_seconds": 4.0, "cpu_seconds": 8.5, "decoded": 12, "recovered": 10,
+                                 "recovered_ahead": 2}
 
 
 @pytest.mark.parametrize("wire", [(), ("done", 1, {}), (99,), (int(p.MessageKind.READY), 1), None,

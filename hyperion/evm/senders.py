@@ -100,13 +100,16 @@ class Recovering:
 
     The caller moves ``position`` along as it executes: chunks it has already passed are
     never sent to the helper (they were recovered in place), and :meth:`finish` stops the
-    sending, so the helper never works on behalf of a block that is over.
+    sending, so the helper never works on behalf of a block that is over.  ``arrived``
+    lists the ``(start, stop)`` chunks whose answers are all in ``senders``, in the order
+    they arrived (Block-STM's coordinator passes them on to its workers).
     """
 
     def __init__(self, count: int) -> None:
         self.senders: List[Optional[bytes]] = [None] * count
         self.position = 0
         self.finished = False
+        self.arrived: List[tuple] = []
 
     def get(self, index: int) -> Optional[bytes]:
         self.position = index
@@ -219,6 +222,7 @@ class RecoveryStage:
                     at = offset * _RESULT_SIZE
                     if data[at]:
                         senders[start + offset] = data[at + 1:at + _RESULT_SIZE]
+                recovering.arrived.append(chunk)
         except (OSError, ValueError):
             pass
 

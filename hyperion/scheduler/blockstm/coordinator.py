@@ -2,7 +2,8 @@
 
 The coordinator (the engine's process) does not take part in the Block-STM loop.  Per block
 it resets the shared scheduler (``hyperion.scheduler.blockstm.shared``), sends every worker the inputs
-once, and waits.  What it sends and receives, and the records it folds, are the typed
+once, hands their signed bytes to a sender-recovery helper whose answers it publishes to the
+workers (``hyperion.scheduler.blockstm.publish``), and waits.  What it sends and receives, and the records it folds, are the typed
 messages and records of ``hyperion.scheduler.blockstm.protocol``.  Workers pull execution and validation tasks from the shared counters,
 execute on a local multi-version-memory replica fed by the shared record log, and stop
 when the scheduler is done.  Meanwhile the coordinator folds the write-set of each
@@ -27,8 +28,11 @@ import weakref
 from multiprocessing import connection, shared_memory
 from typing import Callable, Dict, List, Optional
 
+from hyperion.evm.senders import Recovering, RecoveryStage
 from hyperion.scheduler.blockstm import shared as core
 from hyperion.scheduler.blockstm.fold import InOrderFold
+from hyperion.scheduler.blockstm.publish import SenderPublisher
+from hyperion.scheduler import default_workers
 from hyperion.scheduler.base import BatchOutcome, BlockJob
 from hyperion.scheduler.sequential import run_sequentially
 from hyperion.scheduler.blockstm.pool import (
@@ -96,6 +100,7 @@ class ParallelScheduler:
         watchdog_gas_per_second: int = WATCHDOG_GAS_PER_SECOND,
         start_timeout: float = 120.0,
         root_every: Optional[int] = None,
+        recover_ahead: Optional[bool] = None,
     ) -> None:
         if not 1 <= workers <= MAX_WRITERS:
             raise ValueError(f"workers must be between 1 and {MAX_WRITERS}")
@@ -110,6 +115,11 @@ class ParallelScheduler:
         self.check = bool(int(os.environ.get("HYPERION_BLOCKSTM_CHECK", "0"))) if check is None else check
         #: early state-root step every this many transactions folded (None: max(256, n / 8))
         self.root_every = root_every
+        #: recover senders in a helper process and publish them to the workers (publish.py);
+        #: by default only where a core is left for the helper (docs/design.md §15: on cores
+        #: the workers already fill it moves the work without removing it, measured slower)
+        self.recover_ahead = workers < default_workers() if recover_ahead is None else recover_ahead
+        self._recovery = RecoveryStage()
         #: the watchdog's bound: ``slack`` + (gas limit still running) / ``gas_per_second``
         self.watchdog_slack = watchdog_slack
         self.watchdog_gas_per_second = watchdog_gas_per_second
@@ -178,6 +188,7 @@ class ParallelScheduler:
             log.warning("Block-STM warm-up: %s", problem)
 
     def close(self) -> None:
+        self._recovery.close()
         if self._finalizer is not None:
             self._finalizer()
         self.pool = None
@@ -216,14 +227,36 @@ class ParallelScheduler:
         self._seq += 1
         scheduler = self._scheduler
         scheduler.reset(n, self._seq)
-        # the task is pickled once for all workers; only the base differs per worker
-        wires = encode_block_messages(self._block_task(job), [self._base_for(worker) for worker in workers])
-        for worker, wire in zip(workers, wires):
-            self.pool.send(worker, wire)  # one that is gone shows up in _wait as a death
+        # the helper starts recovering first: the workers still have to unpickle the block
+        recovering = self._recovery.submit(job.inputs) if self.recover_ahead else None
+        try:
+            # the task is pickled once for all workers; only the base differs per worker
+            wires = encode_block_messages(self._block_task(job), [self._base_for(worker) for worker in workers])
+            for worker, wire in zip(workers, wires):
+                self.pool.send(worker, wire)  # one that is gone shows up in _wait as a death
+            return self._run_block(job, n, started, restarts_before, healed, recovering)
+        except BaseException:
+            self._recovery.close()  # a block cut short leaves answers in flight: drop the helper
+            raise
+        finally:
+            if recovering is not None:
+                recovering.finish()
 
+    def _run_block(self, job: BlockJob, n: int, started: float, restarts_before: int, healed: List[str],
+                   recovering: Optional[Recovering]) -> BatchOutcome:
+        """The block from the moment the workers have it: wait, fold, finish what they could not."""
+        scheduler = self._scheduler
         # the fold starts on the settled prefix while the workers run (fold.py)
         fold = InOrderFold(job, scheduler, n, self.root_every)
-        problems = self._wait(n, self._watch(job, n), fold.advance)
+        publish = SenderPublisher(recovering, scheduler)
+        watch = self._watch(job, n)
+        watch.own_records = lambda: publish.records
+
+        def while_waiting() -> None:
+            publish()
+            fold.advance()
+
+        problems = self._wait(n, watch, while_waiting)
         finished_at = time.perf_counter()
         parallel_seconds = finished_at - started
         # any worker that died or stayed silent is replaced; it starts while the block folds
@@ -236,11 +269,14 @@ class ParallelScheduler:
         stop_reason = fold.finish(normal, self.check)
         fold_seconds = time.perf_counter() - fold_started
         accepted, transactions, outcomes = fold.next, fold.transactions, fold.outcomes
+        if recovering is not None and accepted == n:
+            recovering.finish()  # nothing left to recover for: the helper stops now
         reasons = list(problems["reasons"])
         if stop_reason:
             reasons.append(stop_reason)
         if accepted < n:
-            run_sequentially(job, accepted, transactions, outcomes, [], fold.gas_used, fold.blob_gas_used)
+            run_sequentially(job, accepted, transactions, outcomes, [], fold.gas_used, fold.blob_gas_used,
+                             recovering)
             reasons.append(f"transactions {accepted}..{n - 1} executed sequentially")
         if not reasons:  # the workers finished the whole block: only such a block counts as parallel
             self.parallel_blocks += 1
@@ -266,6 +302,8 @@ class ParallelScheduler:
                 "worker_execution_seconds": scheduler.header(core.H_EXEC_NS) / 1e9,
                 "incarnations_per_tx": scheduler.header(core.H_INCARNATIONS) / n,
                 "parallel_prefix": accepted,
+                # senders the recovery helper found ahead and the coordinator published
+                "senders_published": publish.published,
                 # workers found dead (and replaced) before this block; the log says which and why
                 "pool_repairs": len(healed),
                 **{f"worker_{key}": value for key, value in problems["worker_seconds"].items()

@@ -39,7 +39,14 @@ from typing import Dict, Optional, Set, Tuple
 from hyperion.errors import InvalidTransactionError
 from hyperion.scheduler.base import BlockJob
 from hyperion.scheduler.blockstm import shared as core
-from hyperion.scheduler.blockstm.protocol import ExecutionRecord, TxIdx, decode_record, reads_match
+from hyperion.scheduler.blockstm.protocol import (
+    COORDINATOR_WRITER,
+    ExecutionRecord,
+    TxIdx,
+    decode_record,
+    reads_match,
+    record_writer,
+)
 from hyperion.types import TxStatus
 
 log = logging.getLogger("hyperion.blockstm")
@@ -77,6 +84,8 @@ class InOrderFold:
         raw_records, self._position = self.scheduler.read_records(self._position, False)
         latest = self._latest
         for raw in raw_records:
+            if record_writer(raw) == COORDINATOR_WRITER:
+                continue  # the senders this process published itself
             record = decode_record(raw)
             if type(record) is ExecutionRecord:
                 tx = record.version.tx_idx

@@ -312,10 +312,13 @@ class BlockWatch:
         self._quiet_since = time.monotonic()
         self._bounded = False
         self.fired: Optional[str] = None  # "watchdog" or "deadline"
+        #: records the coordinator appended itself (senders recovered ahead): not the workers' progress
+        self.own_records: Callable[[], int] = lambda: 0
 
     def _progress_now(self) -> int:
         header = self.scheduler.header
-        return header(core.H_INCARNATIONS) + header(core.H_VALIDATIONS) + header(core.H_RECORDS)
+        return (header(core.H_INCARNATIONS) + header(core.H_VALIDATIONS) + header(core.H_RECORDS)
+                - self.own_records())
 
     def _running_gas(self) -> int:
         """The largest gas limit among the transactions a worker is executing now: only a

@@ -6,7 +6,8 @@ positions, everything else works on the dataclasses below:
 * The shared record log (``hyperion.scheduler.blockstm.shared``): a worker appends one
   :class:`ExecutionRecord` per finished incarnation and one :class:`EstimateRecord` per
   incarnation it aborted; every worker applies the log to its multi-version memory replica,
-  and the coordinator folds the final records.  :func:`encode_record` /
+  and the coordinator folds the final records.  The coordinator appends too: the senders
+  its recovery helper found ahead (:class:`RecoveredSenders`).  :func:`encode_record` /
   :func:`decode_record`.
 * The socket between the coordinator and each worker: :class:`BlockMessage`,
   :class:`WarmUp` and :class:`Stop` one way, :class:`Ready`, :class:`Warm`, :class:`Done`
@@ -38,8 +39,8 @@ from hyperion.types import BlockEnv, Log, TxStatus
 
 __all__ = [
     "TxIdx", "TxIncarnation", "TxVersion", "Location", "ReadSet", "WriteSet", "ExecutionRecord", "EstimateRecord",
-    "SenderRecord",
-    "Record", "encode_record", "decode_record", "record_writer", "MAX_WRITERS", "reads_match", "BlockTask", "LmdbBase", "MemoryBase", "StoreBase",
+    "SenderRecord", "RecoveredSenders",
+    "Record", "encode_record", "decode_record", "record_writer", "MAX_WRITERS", "COORDINATOR_WRITER", "reads_match", "BlockTask", "LmdbBase", "MemoryBase", "StoreBase",
     "WorkerStats", "MessageKind", "BlockMessage", "WarmUp", "Stop", "Ready", "Warm", "Done", "Failed", "Message",
     "encode_message", "decode_message", "encode_block_messages", "ProtocolError",
 ]
@@ -103,22 +104,37 @@ class SenderRecord:
     sender: bytes
 
 
-Record = Union[ExecutionRecord, EstimateRecord, SenderRecord]
+@dataclass(slots=True)
+class RecoveredSenders:
+    """Senders of transactions ``first``, ``first + 1``, ... that the coordinator's recovery
+    helper found ahead of the workers (docs/design.md §15); None where the helper recovered
+    none (a bad signature: the worker's own path judges it and words the error).  Appended
+    by the coordinator (:data:`COORDINATOR_WRITER`), one record per chunk the helper sends."""
 
-# wire: one byte, the writer (the worker that appended the record), then pickled
+    first: TxIdx
+    senders: Tuple[Optional[bytes], ...]
+
+
+Record = Union[ExecutionRecord, EstimateRecord, SenderRecord, RecoveredSenders]
+
+# wire: one byte, the writer (the worker that appended the record, or COORDINATOR_WRITER),
+#       then pickled
 #       (_EXECUTION, tx, incarnation, accounts, storage, wiped, codes, coinbase delta, reads, sender,
 #        outcome without its sender)
 #    or (_ESTIMATE, tx, incarnation)
 #    or (_SENDER, tx, sender)
+#    or (_RECOVERED, first tx, senders)
 _EXECUTION = 0
 _ESTIMATE = 1
 _SENDER = 2
-#: writers fit the record's first byte
-MAX_WRITERS = 256
+_RECOVERED = 3
+#: workers' indices fit the record's first byte; the last value is the coordinator's
+MAX_WRITERS = 255
+COORDINATOR_WRITER = 255
 
 
 def encode_record(record: Record, writer: int = 0) -> bytes:
-    """The bytes worker ``writer`` appends to the shared log.
+    """The bytes worker ``writer`` (or :data:`COORDINATOR_WRITER`) appends to the shared log.
 
     The writer's index travels outside the pickle so that a worker can skip its own
     records when it syncs (it installed them already) without unpickling them.
@@ -133,13 +149,16 @@ def encode_record(record: Record, writer: int = 0) -> bytes:
         wire = (_ESTIMATE, version.tx_idx, version.tx_incarnation)
     elif type(record) is SenderRecord:
         wire = (_SENDER, record.tx_idx, record.sender)
+    elif type(record) is RecoveredSenders:
+        wire = (_RECOVERED, record.first, record.senders)
     else:
         raise ProtocolError(f"not a record: {record!r}")
     return bytes((writer,)) + pickle.dumps(wire, protocol=_PICKLE)
 
 
 def record_writer(raw: bytes) -> int:
-    """Which worker appended the record ``raw`` (see :func:`encode_record`)."""
+    """Which worker (or :data:`COORDINATOR_WRITER`) appended the record ``raw`` (see
+    :func:`encode_record`)."""
     return raw[0]
 
 
@@ -155,6 +174,8 @@ def decode_record(raw, outcome: bool = True) -> Record:
         return EstimateRecord(TxVersion(wire[1], wire[2]))
     if kind == _SENDER:
         return SenderRecord(wire[1], wire[2])
+    if kind == _RECOVERED:
+        return RecoveredSenders(wire[1], wire[2])
     raise ProtocolError(f"unknown record kind {kind!r}")
 
 
@@ -240,9 +261,11 @@ class WorkerStats:
     validated: int = 0
     #: transactions decoded
     decoded: int = 0
-    #: transactions decoded without a sender known from another worker's record (signed
-    #: ones: their senders recovered here)
+    #: transactions decoded without a sender known from another worker's record or from the
+    #: coordinator's recovery helper (signed ones: their senders recovered here)
     recovered: int = 0
+    #: transactions decoded with a sender the coordinator's recovery helper published
+    recovered_ahead: int = 0
     seconds: float = 0.0
     setup_seconds: float = 0.0
     #: decoding + sender recovery
@@ -260,7 +283,8 @@ class WorkerStats:
         the time breakdown (without the total), the CPU time and the decoding counts."""
         return {"setup_seconds": self.setup_seconds, "prepare_seconds": self.prepare_seconds,
                 "sync_seconds": self.sync_seconds, "idle_seconds": self.idle_seconds,
-                "cpu_seconds": self.cpu_seconds, "decoded": self.decoded, "recovered": self.recovered}
+                "cpu_seconds": self.cpu_seconds, "decoded": self.decoded, "recovered": self.recovered,
+                "recovered_ahead": self.recovered_ahead}
 
 
 # -- socket messages --------------------------------------------------------------------------

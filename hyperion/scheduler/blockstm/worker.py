@@ -26,6 +26,7 @@ from hyperion.scheduler.blockstm.shared import (
 )
 from hyperion.scheduler.blockstm.mvmemory import MVMemory, MVView, ReadDependency
 from hyperion.scheduler.blockstm.protocol import (
+    COORDINATOR_WRITER,
     BlockMessage,
     BlockTask,
     Done,
@@ -180,7 +181,11 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
     # re-executes after another one is decoded again, but its signature is recovered once
     # per block across all workers, as in the sequential loop
     senders = {}
-    recovered = 0
+    # senders the coordinator's recovery helper found ahead (RecoveredSenders records): used
+    # when present, never waited for -- a transaction whose sender has not arrived yet is
+    # recovered here, as before
+    ahead = {}
+    recovered = recovered_ahead = 0
     # One py-evm state for the block, as in the sequential loop: each incarnation rebinds
     # its account DB to the incarnation's view.  An incarnation cut short by a read
     # dependency leaves py-evm's own per-transaction state (open transient-storage
@@ -206,12 +211,16 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
         begun = time.perf_counter_ns()
         records, position = scheduler.read_records(position)
         for raw in records:
-            if record_writer(raw) != writer:
+            source = record_writer(raw)
+            if source == COORDINATOR_WRITER:
+                chunk = decode_record(raw)
+                ahead.update(zip(range(chunk.first, chunk.first + len(chunk.senders)), chunk.senders))
+            elif source != writer:
                 install(memory, decode_record(raw, outcome=False), senders)
         sync_ns += time.perf_counter_ns() - begun
 
     def execute(tx: int, incarnation: int):
-        nonlocal prepare_ns, state, accounts, recovered
+        nonlocal prepare_ns, state, accounts, recovered, recovered_ahead
         if fault.get("exit_at_tx") == tx:  # fault injection (tests): die without a word, mid-block
             if fault.get("holding"):
                 scheduler.inject_fault(fault["holding"], tx)
@@ -220,6 +229,9 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
         if item is None:
             begun = time.perf_counter_ns()
             known = senders.get(tx)
+            if known is None:
+                known = ahead.get(tx)
+                recovered_ahead += known is not None
             item = prepared[tx] = prepare_one(fork, inputs[tx], chain_id, tx, known)
             recovered += known is None
             prepare_ns += time.perf_counter_ns() - begun
@@ -303,6 +315,7 @@ def run_block(task: BlockTask, base_spec: StoreBase, scheduler, base_source: _Ba
             gc.enable()
     stats.decoded = len(prepared)
     stats.recovered = recovered
+    stats.recovered_ahead = recovered_ahead
     stats.seconds = time.perf_counter() - started
     stats.cpu_seconds = time.process_time() - cpu_started
     stats.prepare_seconds, stats.sync_seconds, stats.idle_seconds = prepare_ns / 1e9, sync_ns / 1e9, idle_ns / 1e9
