@@ -164,3 +164,66 @@ def test_the_bls_precompiles_load_on_first_call_and_are_py_evms():
         "assert len(ours.output) == 128 and ours.gas > 0\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True)
+
+
+BN254_CHECK = """
+import json, sys
+import hyperion.evm.forks
+deferred = "py_ecc.optimized_bn128" not in sys.modules
+limit = sys.getrecursionlimit()
+from eth.exceptions import VMError
+from eth.vm.forks.byzantium.computation import ByzantiumComputation
+from eth.vm.forks.prague.computation import PragueComputation
+
+class Msg:
+    def __init__(self, data): self.data = self.data_as_bytes = data
+class Computation:
+    def __init__(self, data): self.msg = Msg(data); self.output = b""; self.gas = 0
+    def consume_gas(self, amount, reason): self.gas += amount
+
+G1 = (1).to_bytes(32, "big") + (2).to_bytes(32, "big")
+G2 = bytes.fromhex(
+    "198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2"
+    "1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed"
+    "090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b"
+    "12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa")
+INPUTS = {6: [G1 + G1, bytes(128), b"\\x01" * 128, G1],
+          7: [G1 + (3).to_bytes(32, "big"), bytes(96), b"\\x01" * 96],
+          8: [b"", G1 + G2, bytes(192), b"\\x01" * 100]}
+results = []
+for computation_class in (ByzantiumComputation, PragueComputation):
+    for address, datas in INPUTS.items():
+        for data in datas:
+            computation = Computation(data)
+            try:
+                computation_class._precompiles[address.to_bytes(20, "big")](computation)
+                results.append([computation.output.hex(), computation.gas])
+            except VMError as exc:
+                results.append(["error", str(exc), computation.gas])
+print(json.dumps({"deferred": deferred, "limit": limit, "results": results,
+                  "loaded": "py_ecc.optimized_bn128" in sys.modules}))
+"""
+
+
+def test_the_bn254_precompiles_load_on_first_call_and_give_py_evms_results():
+    """The BN254 stand-ins (hyperion/evm/lazy_precompiles.py) against py-evm's own functions
+    (the stand-ins switched off), with each fork's curried gas costs, valid and invalid
+    inputs; the recursion limit py_ecc's import sets holds before the first call too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(lazy: str) -> dict:
+        env = dict(os.environ, HYPERION_LAZY_PRECOMPILES=lazy)
+        done = subprocess.run([sys.executable, "-c", BN254_CHECK], env=env, capture_output=True, text=True,
+                              check=True)
+        return json.loads(done.stdout)
+
+    ours, stock = run("1"), run("0")
+    assert ours["deferred"] and not stock["deferred"]
+    assert ours["loaded"]
+    assert ours["limit"] == stock["limit"] >= 100_000
+    assert ours["results"] == stock["results"]
+    outputs = [entry[0] for entry in stock["results"]]
+    assert "error" in outputs and outputs.count("") == 0 and len(set(outputs)) > 4
