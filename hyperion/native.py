@@ -60,8 +60,9 @@ def describe() -> str:
 # reproduces pycryptodome's digests at the lengths where the sponge's padding changes, and
 # never with HYPERION_FAST_KECCAK=0.  Those digests are checked through one known answer
 # rather than by importing pycryptodome: its import (through cffi, which parses C
-# declarations at import) was a tenth of a short command's start-up, and with the hasher
-# replaced before its first call eth-hash never loads its backend at all.
+# declarations at import: ~30 ms) is then left to the processes that import py-evm (whose
+# ethash module imports it), not paid by every ``import hyperion`` (the sender-recovery
+# helper); with the hasher replaced before its first call eth-hash never loads its backend.
 _CHECK_LENGTHS = (0, 1, 31, 32, 33, 55, 56, 64, 135, 136, 137, 200, 271, 272, 273, 1000)
 #: keccak256 of the concatenated keccak256 digests of ``check_input(n)`` for each length
 #: above, as pycryptodome computes them (tests/test_encoding.py recomputes it)

@@ -3,7 +3,7 @@
 ``import eth`` imports every precompile, and the curve ones pull in py_ecc, which
 precomputes curve constants at import: the BLS12-381 ones (EIP-2537, ``optimized_bls12_381``)
 about a third of the CPU time of ``import eth``, the BN254 ones (EIP-196/197,
-``optimized_bn128``) about a tenth of a short ``hyperion t8n`` run.  Every ``hyperion``
+``optimized_bn128``) about 35 ms, a twentieth of a short ``hyperion t8n`` run.  Every ``hyperion``
 command and worker process paid for them, and most never run them.  :func:`install` puts
 stand-ins into ``sys.modules`` before ``eth`` is imported:
 
