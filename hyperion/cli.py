@@ -19,16 +19,12 @@ import lmdb
 from hyperion import __version__
 from hyperion.errors import HyperionError
 
-#: command modules; each defines ``command`` (a click command)
-COMMAND_MODULES = (
-    "hyperion.commands.demo",
-    "hyperion.commands.info",
-    "hyperion.commands.bench",
-    "hyperion.commands.serve",
-    "hyperion.commands.fixtures",
-    "hyperion.commands.t8n",
-    "hyperion.commands.check",
-)
+#: command name -> the module that defines it as ``command`` (a click command), imported only
+#: when that command runs or help lists it: each pulls in its own dependencies (rich, gRPC,
+#: the fixture runner...), and ``hyperion t8n`` should not pay for the others' start-up
+COMMAND_MODULES = {
+    name: f"hyperion.commands.{name}" for name in ("demo", "info", "bench", "serve", "fixtures", "t8n", "check")
+}
 
 #: errors that say what the user should fix: reported in one line
 EXPECTED_ERRORS = (HyperionError, OSError, lmdb.Error)
@@ -46,6 +42,13 @@ def describe(exc: BaseException) -> str:
 
 
 class HyperionGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx, name):
+        module = COMMAND_MODULES.get(name)
+        return importlib.import_module(module).command if module is not None else None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -68,10 +71,6 @@ def main(verbose: int) -> None:
     """Hyperion: parallel execution engine for EVM chains."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-for _name in COMMAND_MODULES:
-    main.add_command(importlib.import_module(_name).command)
 
 
 if __name__ == "__main__":  # pragma: no cover

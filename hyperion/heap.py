@@ -14,6 +14,11 @@ first ``execute()``, moves everything alive at that point out of the collector's
 since.  Frozen objects are still freed by reference counting when released; only a frozen
 object in a reference cycle that becomes garbage later stays (start-up objects do not
 become garbage).  Results are unaffected: the collector only frees unreachable objects.
+
+Only the young generations are collected first, not the whole heap: a full collection at
+that point walks every start-up object (tens of milliseconds, a tenth of a short
+``hyperion t8n`` run) and found about 40 garbage objects (a leftover of imports), which
+the freeze then keeps for the life of the process instead.
 """
 from __future__ import annotations
 
@@ -23,10 +28,11 @@ _frozen = False
 
 
 def freeze_startup_heap() -> None:
-    """Collect, then exempt every object alive now from later collections (once per process)."""
+    """Collect the young generations, then exempt every object alive now from later
+    collections (once per process)."""
     global _frozen
     if _frozen:
         return
     _frozen = True
-    gc.collect()
+    gc.collect(1)
     gc.freeze()

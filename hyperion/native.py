@@ -58,10 +58,22 @@ def describe() -> str:
 # attribute, so pointing that attribute at the compiled function speeds up every caller
 # without touching them.  Installed only in compiled mode, only after the compiled function
 # reproduces pycryptodome's digests at the lengths where the sponge's padding changes, and
-# never with HYPERION_FAST_KECCAK=0.
+# never with HYPERION_FAST_KECCAK=0.  Those digests are checked through one known answer
+# rather than by importing pycryptodome: its import (through cffi, which parses C
+# declarations at import: ~30 ms) is then left to the processes that import py-evm (whose
+# ethash module imports it), not paid by every ``import hyperion`` (the sender-recovery
+# helper); with the hasher replaced before its first call eth-hash never loads its backend.
 _CHECK_LENGTHS = (0, 1, 31, 32, 33, 55, 56, 64, 135, 136, 137, 200, 271, 272, 273, 1000)
+#: keccak256 of the concatenated keccak256 digests of ``check_input(n)`` for each length
+#: above, as pycryptodome computes them (tests/test_encoding.py recomputes it)
+CHECK_DIGEST = bytes.fromhex("45c06fac0bef8c2633b91c1b8a0f30b4495296cc0ad9340f293485468db22cd9")
 
 FAST_KECCAK_INSTALLED = False
+
+
+def check_input(length: int) -> bytes:
+    """The known-answer input of ``length`` bytes."""
+    return bytes((i * 131 + length) & 0xFF for i in range(length))
 
 
 def install_fast_keccak() -> bool:
@@ -75,15 +87,12 @@ def install_fast_keccak() -> bool:
 
     if not IMPLEMENTATIONS.get("mpt"):
         return False
-    from Crypto.Hash import keccak as reference
     from eth_hash.auto import keccak
 
-    for length in _CHECK_LENGTHS:
-        data = bytes((i * 131 + length) & 0xFF for i in range(length))
-        expected = reference.new(digest_bits=256, data=data).digest()
-        if mpt.keccak256(data) != expected or mpt.keccak256(bytearray(data)) != expected:
-            raise RuntimeError(f"compiled keccak256 disagrees with pycryptodome at length {length}")
-    keccak(b"")  # let eth-hash finish its own first-run setup before replacing the hasher
+    digests = b"".join(mpt.keccak256(check_input(length)) for length in _CHECK_LENGTHS)
+    as_bytearrays = b"".join(mpt.keccak256(bytearray(check_input(length))) for length in _CHECK_LENGTHS)
+    if mpt.keccak256(digests) != CHECK_DIGEST or as_bytearrays != digests:
+        raise RuntimeError("compiled keccak256 disagrees with pycryptodome's known answers")
     keccak.hasher = mpt.keccak256
     FAST_KECCAK_INSTALLED = True
     return True

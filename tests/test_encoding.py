@@ -44,3 +44,14 @@ def test_compiled_keccak_is_installed_only_in_compiled_mode():
     from hyperion import native
 
     assert native.FAST_KECCAK_INSTALLED == (not native.PURE_PYTHON and native.IMPLEMENTATIONS.get("mpt", False))
+
+
+def test_fast_keccak_known_answer_is_pycryptodomes():
+    """The start-up self-check of the compiled keccak compares with one known answer; it must
+    be pycryptodome's digests, and a wrong compiled digest must change it."""
+    from hyperion import native
+
+    digests = [reference.new(digest_bits=256, data=native.check_input(n)).digest() for n in native._CHECK_LENGTHS]
+    assert reference.new(digest_bits=256, data=b"".join(digests)).digest() == native.CHECK_DIGEST
+    digests[5] = bytes(32)
+    assert reference.new(digest_bits=256, data=b"".join(digests)).digest() != native.CHECK_DIGEST

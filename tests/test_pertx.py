@@ -6,6 +6,8 @@ import gc
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from eth_keys import keys
 
 from hyperion import BlockEnv, ChainConfig, Engine
@@ -164,3 +166,152 @@ def test_the_bls_precompiles_load_on_first_call_and_are_py_evms():
         "assert len(ours.output) == 128 and ours.gas > 0\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True)
+
+
+BN254_CHECK = """
+import json, sys
+import hyperion.evm.forks
+deferred = "py_ecc.optimized_bn128" not in sys.modules
+limit = sys.getrecursionlimit()
+from eth.exceptions import VMError
+from eth.vm.forks.byzantium.computation import ByzantiumComputation
+from eth.vm.forks.prague.computation import PragueComputation
+
+class Msg:
+    def __init__(self, data): self.data = self.data_as_bytes = data
+class Computation:
+    def __init__(self, data): self.msg = Msg(data); self.output = b""; self.gas = 0
+    def consume_gas(self, amount, reason): self.gas += amount
+
+G1 = (1).to_bytes(32, "big") + (2).to_bytes(32, "big")
+G2 = bytes.fromhex(
+    "198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2"
+    "1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed"
+    "090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b"
+    "12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa")
+INPUTS = {6: [G1 + G1, bytes(128), b"\\x01" * 128, G1],
+          7: [G1 + (3).to_bytes(32, "big"), bytes(96), b"\\x01" * 96],
+          8: [b"", G1 + G2, bytes(192), b"\\x01" * 100]}
+results = []
+for computation_class in (ByzantiumComputation, PragueComputation):
+    for address, datas in INPUTS.items():
+        for data in datas:
+            computation = Computation(data)
+            try:
+                computation_class._precompiles[address.to_bytes(20, "big")](computation)
+                results.append([computation.output.hex(), computation.gas])
+            except VMError as exc:
+                results.append(["error", str(exc), computation.gas])
+print(json.dumps({"deferred": deferred, "limit": limit, "results": results,
+                  "loaded": "py_ecc.optimized_bn128" in sys.modules}))
+"""
+
+
+def test_the_bn254_precompiles_load_on_first_call_and_give_py_evms_results():
+    """The BN254 stand-ins (hyperion/evm/lazy_precompiles.py) against py-evm's own functions
+    (the stand-ins switched off), with each fork's curried gas costs, valid and invalid
+    inputs; the recursion limit py_ecc's import sets holds before the first call too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(lazy: str) -> dict:
+        env = dict(os.environ, HYPERION_LAZY_PRECOMPILES=lazy)
+        done = subprocess.run([sys.executable, "-c", BN254_CHECK], env=env, capture_output=True, text=True,
+                              check=True)
+        return json.loads(done.stdout)
+
+    ours, stock = run("1"), run("0")
+    assert ours["deferred"] and not stock["deferred"]
+    assert ours["loaded"]
+    assert ours["limit"] == stock["limit"] >= 100_000
+    assert ours["results"] == stock["results"]
+    outputs = [entry[0] for entry in stock["results"]]
+    assert "error" in outputs and outputs.count("") == 0 and len(set(outputs)) > 4
+
+
+class _Storage:
+    def __init__(self, original: int, current: int) -> None:
+        self.original, self.current, self.writes, self.warm = original, current, [], set()
+
+    def get_storage(self, address, slot, from_journal=True):
+        return self.current if from_journal else self.original
+
+    def set_storage(self, address, slot, value):
+        self.writes.append((address, slot, value))
+
+    def is_storage_warm(self, address, slot):
+        return (address, slot) in self.warm
+
+    def mark_storage_warm(self, address, slot):
+        self.warm.add((address, slot))
+
+
+class _Computation:
+    """What SSTORE's logic touches, on py-evm's own gas meter."""
+
+    def __init__(self, slot: int, value: int, original: int, current: int, gas: int, static: bool) -> None:
+        from types import SimpleNamespace
+
+        from eth.vm.gas_meter import GasMeter
+
+        self._stack = [value, slot]
+        self.state = _Storage(original, current)
+        self.msg = SimpleNamespace(storage_address=b"\x11" * 20, is_static=static)
+        self.meter = GasMeter(gas)
+
+    def stack_pop_ints(self, count):
+        return tuple(self._stack.pop() for _ in range(count))
+
+    def consume_gas(self, amount, reason):
+        self.meter.consume_gas(amount, reason)
+
+    def refund_gas(self, amount):
+        self.meter.refund_gas(amount)
+
+    def get_gas_remaining(self):
+        return self.meter.gas_remaining
+
+    def outcome(self, opcode) -> tuple:
+        try:
+            opcode(self)
+            error = None
+        except Exception as exc:  # py-evm's VMErrors, with their messages
+            error = (type(exc), str(exc), exc.args[1:])
+        return (error, self.meter.gas_remaining, self.meter.gas_refunded, self.state.writes, self.state.warm)
+
+
+_SSTORE_FORKS = ("frontier", "byzantium", "constantinople", "petersburg", "istanbul", "berlin", "london", "prague")
+_VALUES = st.sampled_from([0, 1, 2, 2**255 + 7, 2**256 - 1])
+
+
+@settings(max_examples=150)
+@given(st.sampled_from(_SSTORE_FORKS), st.sampled_from([0, 5, 2**256 - 1, 2**200 + 3]), _VALUES, _VALUES, _VALUES,
+       st.integers(0, 25_000), st.booleans())
+def test_sstore_without_its_reason_formatted_is_py_evms(fork_name, slot, value, original, current, gas, static):
+    """Hyperion's SSTORE (hyperion/evm/quiet_sstore.py) against py-evm's own, per fork: the
+    same gas, refund, writes and warm slots, and the same error and message when it runs out
+    of gas (which prints the reason) or writes in a static call."""
+    from hyperion.evm.forks import get_fork
+    from hyperion.evm.quiet_sstore import SSTORE
+
+    fork = get_fork(fork_name)
+    ours = fork.state_class.computation_class.opcodes[SSTORE]
+    theirs = fork.vm_class._state_class.computation_class.opcodes[SSTORE]
+    assert ours is not theirs, "py-evm's SSTORE (with its per-call reason) is in use"
+    if fork_name == "frontier":
+        static = False  # no STATICCALL before Byzantium
+    expected = _Computation(slot, value, original, current, gas, static).outcome(theirs)
+    assert _Computation(slot, value, original, current, gas, static).outcome(ours) == expected
+
+
+def test_the_sstore_reason_reads_as_py_evms():
+    from eth_utils import encode_hex
+
+    from hyperion.evm.quiet_sstore import SstoreReason
+
+    address, slot = b"\x01" * 20, 2**255
+    assert f"{SstoreReason(address, slot, 3, 0)}" == f"SSTORE: {encode_hex(address)}[{slot}] -> 3 (0)"
+    assert str(SstoreReason(address, slot, 3, 1, 2)) == \
+        f"SSTORE: {encode_hex(address)}[{slot}] -> 3 (current: 1 / original: 2)"

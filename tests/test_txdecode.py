@@ -16,7 +16,7 @@ from hyperion.evm.forks import get_fork
 from hyperion.evm.transactions import PreparedTx, _decode_with_pyevm, _tx_type, decode_signed
 
 from tests import txgen
-from tests.fuzz_strategies import mutated, tx_bytes
+from tests.fuzz_strategies import mutated, signed_txs, tx_bytes
 
 FIELDS = ("nonce", "gas", "to", "value", "data", "r", "s")
 CHAIN_ID = 1337
@@ -139,3 +139,21 @@ def test_the_field_encoder_is_pyrlps(item):
             return
         raise AssertionError("encoded what pyrlp refuses")
     assert txdecode.encode(item) == expected
+
+
+_BODY_ITEMS = st.lists(st.one_of(
+    signed_txs(),  # every type; a legacy one is an RLP list
+    st.builds(lambda first, rest: bytes([first]) + rest, st.integers(1, 0x7F), st.binary(max_size=70)),  # typed
+    st.recursive(st.one_of(st.binary(max_size=70), st.integers(0, 2**300)), lambda children: st.lists(
+        children, max_size=6), max_leaves=20).filter(lambda item: isinstance(item, list)).map(rlp.encode),
+), max_size=12)
+
+
+@given(_BODY_ITEMS)
+def test_a_t8n_body_from_the_signed_bytes_is_the_decode_and_reencode_one(items):
+    """``t8n --output.body`` puts the signed bytes together as they are; before, each legacy
+    transaction was decoded and re-encoded by pyrlp (the same bytes for canonical RLP)."""
+    from hyperion.tools.conformance.t8n import encode_body
+
+    expected = rlp.encode([rlp.decode(raw) if raw[0] >= 0xC0 else raw for raw in items if raw])
+    assert encode_body(items, get_fork("prague"), CHAIN_ID) == expected

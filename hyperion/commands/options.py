@@ -1,5 +1,5 @@
 """Options shared by the ``hyperion`` commands (kept apart from ``hyperion.cli``, which
-imports every command module, so each command can be imported on its own)."""
+imports the command modules, so each command can be imported on its own)."""
 import click
 import lmdb
 

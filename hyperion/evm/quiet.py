@@ -32,6 +32,8 @@ from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
 from eth.vm.forks.spurious_dragon.state import SpuriousDragonTransactionExecutor
 from eth.vm.message import Message
 
+from hyperion.evm.quiet_sstore import sstore_opcodes
+
 COPIED_FROM = "0.12.1b1"
 
 
@@ -162,10 +164,11 @@ def quiet_overrides(executor_class: type) -> Dict[str, object]:
 
 def quiet_computation_overrides(computation_class: type) -> Dict[str, object]:
     """The same for a computation class: ``apply_message`` formats a debug line (two
-    ``encode_hex``) for every value transfer, executed or not."""
+    ``encode_hex``) for every value transfer, executed or not; SSTORE formats its gas
+    reason on every call (:mod:`hyperion.evm.quiet_sstore`)."""
     if PYEVM_VERSION != COPIED_FROM:
         return {}
-    overrides = {}
+    overrides = sstore_opcodes(computation_class)
     for name, table in _COMPUTATION_REPLACEMENTS.items():
         replacement = table.get(getattr(computation_class, name).__func__)
         if replacement is not None:

@@ -31,10 +31,9 @@ from eth_hash.auto import keccak
 
 from hyperion.evm import txdecode
 
-try:
-    from coincurve import PublicKey as _PublicKey
-except ImportError:  # pragma: no cover - coincurve is a dependency; py-evm's path still recovers
-    _PublicKey = None
+#: coincurve's ``PublicKey``, imported by the first recovery: its import (asn1crypto with it)
+#: is about 15 ms, a few percent of a short ``hyperion t8n``, which may recover nothing
+_PublicKey = None
 
 #: blocks with fewer signed inputs than this recover in place (the helper's round trip and
 #: its start-up would not pay for themselves)
@@ -48,14 +47,25 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 
 def recover(tx) -> Optional[bytes]:
     """The sender of decoded record ``tx``, or None if its signature recovers no key."""
-    if _PublicKey is None or tx.signing_hash is None:
+    public_key_class = _PublicKey or _import_public_key()
+    if public_key_class is None or tx.signing_hash is None:
         return None
     try:
         signature = tx.r.to_bytes(32, "big") + tx.s.to_bytes(32, "big") + bytes([tx.recovery_id()])
-        public_key = _PublicKey.from_signature_and_message(signature, tx.signing_hash, hasher=None)
+        public_key = public_key_class.from_signature_and_message(signature, tx.signing_hash, hasher=None)
     except Exception:  # out-of-range values, no point on the curve: the caller's py-evm path says which
         return None
     return keccak(public_key.format(compressed=False)[1:])[12:]
+
+
+def _import_public_key():
+    global _PublicKey
+    try:
+        from coincurve import PublicKey
+    except ImportError:  # pragma: no cover - coincurve is a dependency; py-evm's path still recovers
+        return None
+    _PublicKey = PublicKey
+    return PublicKey
 
 
 class SenderCache:

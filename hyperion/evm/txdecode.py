@@ -7,5 +7,6 @@ _impl = load("hyperion.evm", "txdecode")
 DecodedTx = _impl.DecodedTx
 decode = _impl.decode
 encode = _impl.encode
+encode_list = _impl.encode_list
 
-__all__ = ["DecodedTx", "decode", "encode"]
+__all__ = ["DecodedTx", "decode", "encode", "encode_list"]

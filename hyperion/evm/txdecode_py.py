@@ -302,6 +302,12 @@ def encode(item) -> bytes:
         return rlp.encode(item)
 
 
+def encode_list(encoded_items) -> bytes:
+    """RLP list of items each already RLP-encoded (a block body of signed transactions)."""
+    payload = b"".join(encoded_items)
+    return _length_prefix(len(payload), 0xC0) + payload
+
+
 def _encode_item(item):
     if isinstance(item, (bytes, bytearray)):
         if len(item) == 1 and item[0] < 0x80:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-import coincurve
 import rlp
 from eth_hash.auto import keccak
 
@@ -347,6 +346,8 @@ def sign(tx: JsonTx, chain_id: int, fork: Optional[Fork] = None) -> JsonTx:
     Dragon on (or when no fork is given), typed transactions over their EIP-2718 payload."""
     if tx.secret_key is None:
         raise FixtureFormatError("no secretKey to sign with")
+    import coincurve  # here: only inputs with a secretKey need it (docs/design.md §19, start-up)
+
     key = coincurve.PrivateKey(tx.secret_key)
     cid = tx.chain_id if tx.chain_id is not None else chain_id
     fields = _unsigned_fields(tx, chain_id)

@@ -50,6 +50,7 @@ from hyperion.blockenv_bounds import (
     BlockEnvError,
 )
 from hyperion.errors import ChainConfigError, GenesisError, InvalidBlockError
+from hyperion.evm import txdecode
 from hyperion.evm.forks import Fork, get_fork
 from hyperion.evm.header import EMPTY_OMMERS_HASH
 from hyperion.evm.transactions import prepare_unsigned
@@ -348,14 +349,16 @@ def _json_type(value: Any) -> str:
 
 
 def encode_body(items: Sequence[Union[bytes, UnsignedTx]], fork: Fork, chain_id: int) -> bytes:
-    """The transactions as a block body holds them: an RLP list, typed ones as byte strings."""
+    """The transactions as a block body holds them: an RLP list in which a typed transaction
+    is a byte string and a legacy one its own RLP list -- which its signed bytes already
+    are (canonical: t8n's encoder and txs.rlp re-encoding both give pyrlp's), so the body is
+    put together from the bytes, never decoded again."""
     body = []
     for item in items:
         raw = item if isinstance(item, bytes) else prepare_unsigned(fork, item, chain_id).encoded
-        if not raw:
-            continue
-        body.append(rlp.decode(raw) if raw[0] >= 0xC0 else raw)
-    return rlp.encode(body)
+        if raw:
+            body.append(raw if raw[0] >= 0xC0 else txdecode.encode(raw))
+    return txdecode.encode_list(body)
 
 
 def _receipt_json(fork: Fork, tx, original_index: int) -> Dict[str, Any]:
