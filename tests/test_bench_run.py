@@ -20,7 +20,7 @@ def tiny_run(tmp_path_factory):
     all sides."""
     out = tmp_path_factory.mktemp("bench")
     args = ["bench", "run", "--txs", "6", "--workers", "2", "--contention", "0,1", "--rounds", "1", "--out", str(out),
-            "-q"]
+            "--phases", "-q"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.argv", ["hyperion", *args])  # the command line the report quotes
         result = invoke(*args)
@@ -43,7 +43,8 @@ def test_run_writes_table_json_plots_and_report(tiny_run):
         assert set(config["samples"]) == {"sequential", "blockstm-2"} | (set() if no_stock else {"stock"})
         roots = {s["state_root"] for samples in config["samples"].values() for s in samples}
         assert len(roots) == 1 and all(len(s) == 1 for s in config["samples"].values())
-    for header in ("tx/s", "Mgas/s", "vs stock", "aborts/tx", "note: ai: no stock side: stock py-evm has no AI"):
+    for header in ("tx/s", "Mgas/s", "vs stock", "aborts/tx", "note: ai: no stock side: stock py-evm has no AI",
+                   "worker µs/tx", "eth          0 blockstm-2"):
         assert header in printed
     assert data["notes"] == ["ai: no stock side: " + suite.WORKLOADS["ai"].no_stock]
     report = (out / "report.md").read_text()
@@ -51,6 +52,7 @@ def test_run_writes_table_json_plots_and_report(tiny_run):
     machine = data["machine"]
     assert f"Machine: {machine['cpu']}, {machine['cores']} cores" in report
     assert "Command: `hyperion bench run --txs 6 --workers 2 --contention 0,1 --rounds 1 --out " in report
+    assert data["chain"] is False and data["timed"].startswith("execute() + commit()")
     assert ("Workloads: " + ", ".join(suite.WORKLOADS) + "; 6 transactions per block, 1 block(s) per configuration, "
             "1 measured round(s) after a warm-up block; Block-STM workers 2; contention 0, 1") in report
     assert "Note: ai: no stock side" in report
@@ -98,7 +100,10 @@ def test_list_and_bad_input():
     for args, message in ((["--workload", "nope"], "unknown workload 'nope'"),
                           (["--contention", "2"], "between 0 and 1"),
                           (["--baseline", "geth"], "unknown baseline 'geth'"),
-                          (["--workers", "0"], "positive integers")):
+                          (["--workers", "0"], "positive integers"),
+                          (["--chain"], "a chained run has no stock side"),
+                          (["--chain", "--baseline", "sequential", "--workload", "t8n:x"], "cannot be chained"),
+                          (["--phases", "--baseline", "stock"], "--phases compares Block-STM")):
         result = CliRunner().invoke(main, ["bench", "run", "--txs", "2", *args])
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
@@ -196,3 +201,51 @@ def test_stock_warms_up_on_the_first_workload_only(monkeypatch):
     run = runner.measure(("eth", "erc20"), 4, workers=(1,), contentions=(0.0, 1.0), rounds=2)
     assert len(calls) == 1 + 2 * 2 * 2  # the warm-up, then 2 rounds of 2 workloads x 2 levels
     assert all(len(c.samples["stock"]) == 2 for c in run.configs)
+
+
+def test_chained_blocks_advance_each_senders_nonce_across_workloads():
+    from hyperion.evm.forks import get_fork
+
+    builder = get_fork("Prague").vm_class.get_transaction_builder()
+    nonces = {}
+    blocks = suite.blocks("eth", 5, 2, 0.0, seed=3, nonces=nonces) + suite.blocks("dao", 5, 1, 0.0, seed=3,
+                                                                                  nonces=nonces)
+    assert [{builder.decode(raw).nonce for raw in block} for block in blocks] == [{0}, {1}, {2}]
+    assert nonces == {i: 3 for i in range(5)}
+
+
+def test_bench_parallel_is_the_runners_chained_preset(tmp_path):
+    """Every block builds on the last: two rounds of ETH transfers from the same six senders
+    are all included (a stale nonce would drop them), each round reaches a new state root on
+    which every side agrees, and the cost table is printed."""
+    result = invoke("bench", "parallel", "--txs", "6", "--workers", "2", "--rounds", "2", "--min-txs", "1",
+                    "--workload", "eth", "--workload", "hot", "--json", str(tmp_path / "p.json"), "-q")
+    assert result.exit_code == 0, result.output
+    assert "worker µs/tx" in result.output and "chained blocks, commit untimed" in result.output
+    (data,) = json.loads((tmp_path / "p.json").read_text())["runs"]
+    assert data["chain"] and data["baselines"] == ["sequential"] and data["txs"] == 6
+    assert [c["workload"] for c in data["configs"]] == ["eth", "hot"]
+    eth = data["configs"][0]["samples"]
+    assert set(eth) == {"sequential", "blockstm-2"}
+    assert all(s["gas_used"] == 6 * 21_000 and s["commit_seconds"] is not None for ss in eth.values() for s in ss)
+    roots = [[s["state_root"] for s in ss] for ss in eth.values()]
+    assert roots[0] == roots[1] and len(set(roots[0])) == 2
+    hot = data["configs"][1]["samples"]["blockstm-2"]
+    assert all(s["stats"]["scheduler"] == "blockstm" and s["stats"]["workers"] == 2 for s in hot)
+
+
+def test_a_chained_side_that_differs_is_an_error(monkeypatch):
+    """The second side of every block reports other gas: no figure, exit 1."""
+    real, calls = runner._run_chained, []
+
+    def skewed(*args):
+        sample, results = real(*args)
+        calls.append(sample)
+        if len(calls) % 2 == 0:
+            sample.gas_used += 1
+        return sample, results
+
+    monkeypatch.setattr(runner, "_run_chained", skewed)
+    result = invoke("bench", "parallel", "--txs", "4", "--workers", "1", "--rounds", "1", "--workload", "eth", "-q")
+    assert result.exit_code == 1
+    assert "gas used by" in result.output and "µs/tx" not in result.output

@@ -90,27 +90,25 @@ def _int_list(ctx, param, value: str):
               help="Measured blocks per workload (after one warm-up block).")
 @click.option("--workload", "workloads", multiple=True, type=click.Choice(["erc20", "eth", "mixed", "hot"]),
               help="Blocks to run (repeatable; default: all four).")
-@click.option("--accounts", default=5000, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="Funded accounts (and token holders) in the genesis; at least --txs.")
-@click.option("--zipf", default=1.0, show_default=True, type=click.FloatRange(0, 10),
-              help="Skew of the mixed block's recipients (Zipf exponent; 0 = uniform).")
-@click.option("--seed", default=13, show_default=True, type=int, help="Seed of the random addresses.")
+@click.option("--seed", default=13, show_default=True, type=int, help="Seed of the workloads' random choices.")
 @click.option("--min-txs", "min_txs", default=None, type=click.IntRange(1, None),
               help="Block-STM's fallback threshold (default: the engine's); 1 forces every block parallel.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write every raw timing and stat to this JSON file.")
+              help="Also write every raw timing and stat to this JSON file (one `bench run` JSON per size).")
 @quiet_option
-def parallel(txs, workers, rounds, workloads, accounts, zipf, seed, min_txs, json_path, quiet) -> None:
-    """Block-STM (1 and 2 workers) vs the sequential engine on the same signed blocks, LMDB.
+def parallel(txs, workers, rounds, workloads, seed, min_txs, json_path, quiet) -> None:
+    """Block-STM (1 and 2 workers) vs the sequential engine on a chain of blocks, LMDB.
 
-    Blocks: ERC-20 transfers and ETH transfers with distinct senders and fresh random
-    recipients, a mixed block with Zipf-skewed recipients, and a block where every transfer
-    credits one holder (one hot storage slot).  Each side is a public-API engine
-    (Engine.open, warm_up, one warm-up block); execute() is timed end to end, sides
-    alternating per round.  Roots and results of all sides must agree before any figure is
-    printed (exit 1 otherwise).  Details: docs/benchmarks.md.
+    A preset of `hyperion bench run`: --workload erc20,eth,mixed,hot --baseline sequential
+    --chain --phases.  Each block builds on the last (nonces advance); execute() is timed
+    end to end, commit() untimed, sides alternating per round, one warm-up block.  Roots and
+    results of all sides must agree before any figure is printed (exit 1 otherwise).
+    Prints Block-STM's cost table: ratios, µs per transaction, phases.  Details:
+    docs/benchmarks.md.
     """
-    from hyperion.tools.bench.parallel import WORKLOADS, ResultMismatch, format_report, measure
+    from hyperion.tools.bench.output import format_blockstm_costs
+    from hyperion.tools.bench.parallel import WORKLOADS, measure
+    from hyperion.tools.bench.runner import ResultMismatch
 
     console = Console()
     names = list(workloads) or list(WORKLOADS)
@@ -126,18 +124,18 @@ def parallel(txs, workers, rounds, workloads, accounts, zipf, seed, min_txs, jso
                     elif not quiet:  # piped: one line per block on stderr
                         click.echo(f"{size:,} txs: {message}", err=True)
 
-                runs.append(measure(txs=size, workers=workers, rounds=rounds, workloads=names, accounts=accounts,
-                                    zipf=zipf, seed=seed, min_txs=min_txs, progress=progress))
+                runs.append(measure(txs=size, workers=workers, rounds=rounds, workloads=names, seed=seed,
+                                    min_txs=min_txs, progress=progress).to_json())
     except ResultMismatch as exc:
         click.echo(f"error: results differ, no figures reported: {exc}", err=True)
         sys.exit(1)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    for run in runs:
-        click.echo(format_report(run) + "\n")
+    for data in runs:
+        click.echo(format_blockstm_costs(data) + "\n")
     if json_path:
         with open(json_path, "w") as handle:
-            json.dump({"python": sys.version.split()[0], "runs": [run.to_json() for run in runs]}, handle, indent=1)
+            json.dump({"kind": "hyperion-bench-parallel", "runs": runs}, handle, indent=1)
 
 
 for _name in BENCH_MODULES:

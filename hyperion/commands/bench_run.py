@@ -59,12 +59,19 @@ def _positive(text: str) -> int:
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 100),
               help="Measured rounds (after one warm-up block).")
 @click.option("--seed", default=13, show_default=True, type=int, help="Seed of the workloads' random choices.")
+@click.option("--chain", is_flag=True,
+              help="Blocks build on one another (nonces advance); execute() timed, commit() untimed; "
+                   "no stock side.")
+@click.option("--phases", is_flag=True,
+              help="Also print Block-STM's costs: µs per transaction of its workers and the sequential "
+                   "engine, and its phases (needs the sequential baseline).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the machine description and every raw timing here (default: DIR/results.json with --out).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Directory for results.json, the PNG plots and report.md.")
 @quiet_option
-def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, json_path, out_dir, quiet) -> None:
+def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, chain, phases, json_path, out_dir,
+        quiet) -> None:
     """Run workloads on Hyperion sequential, Block-STM and stock py-evm; same signed blocks.
 
     Sides alternate per round; state roots of all sides must agree on every block before
@@ -72,8 +79,10 @@ def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, j
     timings, plots and a Markdown report.
     """
     from hyperion.tools.bench import output
-    from hyperion.tools.bench.runner import ResultMismatch, measure
+    from hyperion.tools.bench.runner import SEQUENTIAL, ResultMismatch, measure
 
+    if phases and SEQUENTIAL not in baselines:
+        raise click.UsageError("--phases compares Block-STM with the sequential engine: add --baseline sequential")
     console = Console()
     if not console.is_terminal:  # piped: as wide as the table needs (rich would assume 80 columns)
         console = Console(width=200)
@@ -89,7 +98,7 @@ def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, j
                     click.echo(message, err=True)
 
             result = measure(workloads, txs, blocks=blocks, workers=workers, contentions=contentions,
-                             baselines=baselines, rounds=rounds, seed=seed, progress=progress)
+                             baselines=baselines, rounds=rounds, seed=seed, progress=progress, chain=chain)
     except ResultMismatch as exc:
         click.echo(f"error: results differ, no figures reported: {exc}", err=True)
         sys.exit(1)
@@ -105,6 +114,8 @@ def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, j
     console.print(display.table(console, "", output.TABLE_COLUMNS, output.table_rows(rows)))
     for note in data["notes"]:
         click.echo(f"note: {note}")
+    if phases:
+        click.echo("\n" + output.format_blockstm_costs(data))
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         json_path = json_path or os.path.join(out_dir, "results.json")

@@ -1,5 +1,6 @@
-"""What ``hyperion bench run`` writes: summary rows, the terminal table, PNG plots, a Markdown
-report, and ``bench compare`` of two runs' JSON.  Everything here reads the JSON form of a
+"""What ``hyperion bench run`` writes: summary rows, the terminal table, Block-STM's cost table
+(``--phases``, and ``bench parallel``), PNG plots, a Markdown report, and ``bench compare`` of
+two runs' JSON.  Everything here reads the JSON form of a
 run (:meth:`hyperion.tools.bench.runner.Run.to_json`), so a report can be remade from a file.
 """
 from __future__ import annotations
@@ -95,17 +96,94 @@ def table_rows(rows: List[dict]) -> List[List[str]]:
     return out
 
 
+def _timed(data: dict) -> str:
+    if data.get("chain"):
+        return ("time = execute() end to end (decode + sender recovery + execution + receipts + state root), "
+                "chained blocks, commit untimed")
+    return "time = execute + commit end to end"
+
+
 def headline(data: dict) -> str:
     m = data["machine"]
     return (f"suite workloads: {data['txs']:,} txs/block x {data['blocks']} block(s); median of {data['rounds']} rounds, sides "
             f"alternating; {m['cpu']}, {m['cores']} cores, Python {m['python']}"
             f"{'' if m.get('compiled', True) else ' (pure Python)'}; speedup = baseline time / side time "
-            f"per block, median [min-max]; time = execute + commit end to end")
+            f"per block, median [min-max]; {_timed(data)}")
 
 
 def markdown_table(rows: List[dict]) -> str:
     lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(cells) + " |" for cells in table_rows(rows)]
+    return "\n".join(lines)
+
+
+# -- Block-STM's costs -------------------------------------------------------------------------
+#: ``stats`` keys that split a Block-STM block's time (the workers' phase, the serial tail after
+#: it, the fold of the workers' writes, early and late, and the state root)
+PHASES = ("parallel_seconds", "tail_seconds", "fold_seconds", "root_seconds")
+
+
+def blockstm_costs(data: dict) -> List[dict]:
+    """One row per configuration and Block-STM side of a run with the sequential baseline:
+    median times, the ratio to sequential, each side's cost per transaction (the sequential
+    engine's time; the workers' busy time: workers x parallel phase - their idle time), the
+    median of each phase, aborts and the fallbacks."""
+    rows = []
+    for config in data["configs"]:
+        sides, txs = config["samples"], config["txs"]
+        if SEQUENTIAL not in sides:
+            continue
+        sequential = statistics.median(s["seconds"] for s in sides[SEQUENTIAL])
+        for side, samples in sides.items():
+            stats = [s["stats"] for s in samples]
+            if side in (STOCK, SEQUENTIAL) or stats[0].get("scheduler") != "blockstm":
+                continue
+            ratios = sorted(b["seconds"] / s["seconds"] for b, s in zip(sides[SEQUENTIAL], samples))
+            busy = [(st["workers"] * st["parallel_seconds"] - st["worker_idle_seconds"]) / txs for st in stats
+                    if _number(st.get("parallel_seconds")) is not None and _number(st.get("worker_idle_seconds"))
+                    is not None]
+            phases = {name: statistics.median(values) for name in PHASES
+                      if (values := [v for v in (_number(st.get(name)) for st in stats) if v is not None])}
+            rows.append({
+                "workload": config["workload"], "contention": config["contention"], "side": side,
+                "workers": stats[0].get("workers"), "sequential_seconds": sequential,
+                "seconds": statistics.median(s["seconds"] for s in samples),
+                "ratio": statistics.median(ratios), "ratio_min": ratios[0], "ratio_max": ratios[-1],
+                "sequential_us_per_tx": 1e6 * sequential / txs,
+                "worker_us_per_tx": 1e6 * statistics.median(busy) if busy else None, "phases": phases,
+                "aborts": statistics.median(st.get("aborts") or 0 for st in stats),
+                "fallbacks": [str(st["fallback"]) for st in stats if st.get("fallback")],
+            })
+    return rows
+
+
+def _fallbacks(reasons: List[str], rounds: int) -> str:
+    """``-`` or ``k/rounds: <the first reason>`` (every reason is in the JSON)."""
+    if not reasons:
+        return "-"
+    first = reasons[0].split(";")[0]
+    return f"{len(reasons)}/{rounds}: {first if len(first) <= 70 else first[:69] + '…'}"
+
+
+def format_blockstm_costs(data: dict) -> str:
+    """The Block-STM cost table, with the lines that say what its columns mean."""
+    lines = [
+        f"Block-STM vs sequential, {data['txs']:,}-tx blocks, LMDB, chain id {data['chain_id']}; median of "
+        f"{data['rounds']} rounds, sides alternating; {_timed(data)}",
+        "ratio: sequential / Block-STM per block (> 1: Block-STM faster), median [min-max]",
+        "µs/tx: sequential time per tx | Block-STM workers' busy time per tx (workers x parallel phase - idle)",
+        "",
+    ]
+    header = (f"{'block':8} {'cont.':>5} {'side':12} {'seq s':>7} {'par s':>7} {'ratio':>19} {'seq µs/tx':>10} "
+              f"{'worker µs/tx':>13}  {'phases (median s)':<44} {'aborts':>7}  fallback")
+    lines += [header, "-" * len(header)]
+    for r in blockstm_costs(data):
+        ratio = f"{r['ratio']:.2f}x [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]"
+        worker = f"{r['worker_us_per_tx']:.0f}" if r["worker_us_per_tx"] is not None else "-"
+        phases = " ".join(f"{name.replace('_seconds', '')} {value:.3f}" for name, value in r["phases"].items())
+        lines.append(f"{r['workload']:8} {r['contention']:>5g} {r['side']:12} {r['sequential_seconds']:>7.3f} "
+                     f"{r['seconds']:>7.3f} {ratio:>19} {r['sequential_us_per_tx']:>10.0f} {worker:>13}  "
+                     f"{phases:<44} {r['aborts']:>7.0f}  {_fallbacks(r['fallbacks'], data['rounds'])}")
     return "\n".join(lines)
 
 

@@ -16,6 +16,14 @@ warm-up (its first block only) and is not kept; the stock side warms up on the r
 first workload only, since it builds a fresh VM for every block anyway.  Before anything is reported the state
 roots of all sides (and receipts roots, gas and per-transaction results of the Hyperion
 sides) must agree, block by block; a difference raises :class:`ResultMismatch`.
+
+With ``chain`` (``bench run --chain``, and ``bench parallel``, its preset) the blocks form a
+chain instead: each block is built on the last one's state (each wallet's nonce advances,
+across workloads too), only ``execute()`` is timed and ``commit()`` follows untimed (its
+time is kept as ``commit_seconds``), nothing is reverted, and every round runs new blocks
+(round 0: one warm-up block).  Stock py-evm runs every block on a fresh genesis, so a
+chained run has no stock side, and a replayed t8n block (one block on its own pre-state)
+cannot be chained.
 """
 from __future__ import annotations
 
@@ -65,6 +73,8 @@ class Sample:
     #: Hyperion sides only (stock py-evm's receipts are not compared)
     receipts_root: Optional[str] = None
     stats: Dict[str, object] = field(default_factory=dict)
+    #: chained runs only: the untimed ``commit()`` that followed ``execute()``
+    commit_seconds: Optional[float] = None
 
 
 @dataclass
@@ -90,6 +100,9 @@ class Run:
     workers: List[int]
     baselines: List[str]
     seed: int
+    #: the Block-STM sides, in order (one per worker count unless the caller named its own)
+    blockstm: List[str] = field(default_factory=list)
+    chain: bool = False
     #: the contention levels asked for (a workload without the knob runs at 1 only)
     contentions: List[float] = field(default_factory=list)
     configs: List[Config] = field(default_factory=list)
@@ -98,14 +111,15 @@ class Run:
     notes: List[str] = field(default_factory=list)
 
     def sides(self) -> List[str]:
-        return [b for b in BASELINES if b in self.baselines] + [side_name(n) for n in self.workers]
+        return [b for b in BASELINES if b in self.baselines] + self.blockstm
 
     def to_json(self) -> dict:
         return {
             "kind": "hyperion-bench-run", "machine": machine(), "txs": self.txs, "blocks": self.blocks,
             "rounds": self.rounds, "workers": self.workers, "baselines": self.baselines, "seed": self.seed,
-            "contentions": self.contentions,
-            "chain_id": suite.CHAIN_ID, "timed": "execute() + commit() end to end; stock: decode to roots",
+            "contentions": self.contentions, "chain": self.chain, "chain_id": suite.CHAIN_ID,
+            "timed": "execute() end to end, commit() untimed (chained blocks)" if self.chain
+            else "execute() + commit() end to end; stock: decode to roots",
             "warm_up_seconds": self.warm_up_seconds, "notes": self.notes,
             "configs": [{"workload": c.workload, "contention": c.contention, "txs": c.txs, "peak_rss_mib": c.peak_rss_mib,
                          "samples": {side: [vars(s) for s in samples] for side, samples in c.samples.items()}}
@@ -165,7 +179,8 @@ class Setting:
     config: ChainConfig
     env: BlockEnv
     genesis: dict  # init_genesis keyword arguments
-    blocks: Callable[[float], List[list]]  # contention -> signed blocks
+    #: (contention, nonce book or None) -> signed blocks (a chain when given the book)
+    blocks: Callable[[float, Optional[suite.Nonces]], List[list]]
     levels: List[float]
     #: why stock py-evm cannot run these blocks ("": it can)
     no_stock: str = ""
@@ -194,11 +209,13 @@ def _setting(name: str, run: Run, shared: Callable[[], Setting]) -> Setting:
         return Setting(block.alloc, block.config, block.env,
                        {"number": block.genesis_number, "timestamp": block.genesis_timestamp,
                         "gas_limit": block.env.gas_limit},
-                       lambda _contention: [block.txs], [0.0],
+                       lambda _contention, _nonces: [block.txs], [0.0],
                        no_stock="py-evm's reference VM builds only block 1 on a genesis")
     workload = suite.get(name)
-    setting = replace(shared(), blocks=lambda contention: suite.blocks(name, run.txs, run.blocks, contention,
-                                                                         run.seed))
+    # a chain needs new blocks every round: one warm-up block, then ``blocks`` per round
+    count = 1 + run.rounds * run.blocks if run.chain else run.blocks
+    setting = replace(shared(), blocks=lambda contention, nonces: suite.blocks(name, run.txs, count, contention,
+                                                                                run.seed, nonces))
     if workload.precompiles:
         config = replace(setting.config, extra_precompiles=workload.precompiles)
         setting = replace(setting, config=config, no_stock=workload.no_stock)
@@ -213,10 +230,13 @@ def workload_names(entries: Sequence[str]) -> List[str]:
 def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequence[int] = (1, 2),
             contentions: Sequence[float] = (0.0,), baselines: Sequence[str] = BASELINES, rounds: int = 3,
             seed: int = 13, progress: Callable[[str], None] = lambda _message: None,
-            scheduler_options: Optional[Dict[str, object]] = None) -> Run:
+            scheduler_options: Optional[Dict[str, object]] = None, chain: bool = False,
+            blockstm_sides: Optional[Dict[str, Dict[str, object]]] = None) -> Run:
     """Run ``workloads`` (suite names, ``all`` for every one of them, or ``t8n:DIR`` for a
     t8n input's block).  ``scheduler_options`` go to the Block-STM engines (the tests lower
-    ``min_txs`` so that tiny blocks run in parallel)."""
+    ``min_txs`` so that tiny blocks run in parallel); ``chain``: see the module docstring.
+    ``blockstm_sides`` (side name -> ``Engine.open`` keywords besides ``scheduler``) replaces
+    the one Block-STM side per worker count, e.g. to compare scheduler options side by side."""
     workloads = workload_names(workloads)
     unknown = set(baselines) - set(BASELINES)
     if unknown:
@@ -224,8 +244,15 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
     for name in workloads:
         if not name.startswith(replay.PREFIX):
             suite.get(name)
+        elif chain:
+            raise ValueError(f"{name}: a replayed t8n block runs on its own pre-state and cannot be chained")
+    if chain and STOCK in baselines:
+        raise ValueError("a chained run has no stock side (py-evm runs every block on a fresh genesis); "
+                         "use --baseline sequential")
+    if blockstm_sides is None:
+        blockstm_sides = {side_name(n): {"workers": n, "scheduler_options": scheduler_options} for n in workers}
     run = Run(txs=txs, blocks=blocks, rounds=rounds, workers=list(workers), baselines=list(baselines), seed=seed,
-              contentions=list(contentions))
+              blockstm=list(blockstm_sides), chain=chain, contentions=list(contentions))
     shared: List[Setting] = []
 
     def shared_setting() -> Setting:  # built once, for the first suite workload
@@ -245,22 +272,23 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
                 progress(f"{', '.join(name for name, _ in group)}: opening engines")
                 first = group[0][1]
                 engines[SEQUENTIAL] = Engine.open(f"{tmp}/{SEQUENTIAL}", chain_config=first.config)
-                for n in workers:
-                    engines[side_name(n)] = Engine.open(f"{tmp}/{side_name(n)}", chain_config=first.config,
-                                                        scheduler="blockstm", workers=n,
-                                                        scheduler_options=scheduler_options)
+                for side, options in blockstm_sides.items():
+                    engines[side] = Engine.open(f"{tmp}/{side}", chain_config=first.config, scheduler="blockstm",
+                                                **options)
                 for engine in engines.values():
                     engine.init_genesis(first.alloc, **first.genesis)
                 warm_up = {side: engine.warm_up() for side, engine in engines.items()}
                 if SEQUENTIAL not in baselines:
                     engines.pop(SEQUENTIAL).close()
+                nonces = {} if chain else None  # one book per genesis: the group's blocks are one chain
                 for name, setting in group:
                     run.warm_up_seconds[name] = warm_up
                     if setting.no_stock and STOCK in baselines:
                         run.notes.append(f"{name}: no stock side: {setting.no_stock}")
                         progress(run.notes[-1])
                     for contention in setting.levels:
-                        run.configs.append(_measure_config(run, engines, setting, name, contention, progress))
+                        run.configs.append(_measure_config(run, engines, setting, name, contention, nonces,
+                                                           progress))
             finally:
                 for engine in engines.values():
                     engine.close()
@@ -268,8 +296,9 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
 
 
 def _measure_config(run: Run, engines: Dict[str, Engine], setting: Setting, name: str, contention: float,
-                    progress) -> Config:
-    signed = setting.blocks(contention)
+                    nonces: Optional[suite.Nonces], progress) -> Config:
+    signed = setting.blocks(contention, nonces)
+    per_round = len(signed) if not run.chain else run.blocks
     result = Config(name, contention, len(signed[0]))
     sides = [side for side in run.sides() if not setting.no_stock or side != STOCK]
     base = setting.genesis.get("number", 0)
@@ -277,9 +306,15 @@ def _measure_config(run: Run, engines: Dict[str, Engine], setting: Setting, name
     # warmed the interpreter's imports and caches, a warm-up block per workload only costs time
     stock_warm = any(STOCK in config.samples for config in run.configs)
     for round_ in range(run.rounds + 1):  # round 0: the warm-up
-        for index, txs in enumerate(signed[:1] if round_ == 0 else signed):
+        if round_ == 0:
+            round_blocks = signed[:1]
+        else:  # a chain's round has blocks of its own, after the warm-up block
+            first = 1 + (round_ - 1) * per_round if run.chain else 0
+            round_blocks = signed[first:first + per_round]
+        for index, txs in enumerate(round_blocks):
             label = "warm-up" if round_ == 0 else f"round {round_}/{run.rounds}"
-            progress(f"{name} contention {contention:g}: {label}, block {index + 1}/{len(signed)}")
+            progress(f"{name} contention {contention:g}: {label}, block {index + 1}/{per_round}")
+            env = _next_env(setting.env, engines) if run.chain else setting.env
             shift = (round_ + index) % len(sides)
             samples, tx_results = {}, {}
             for side in sides[shift:] + sides[:shift]:
@@ -293,8 +328,8 @@ def _measure_config(run: Run, engines: Dict[str, Engine], setting: Setting, name
                     samples[side] = Sample(round_, index, timing.end_to_end, -1, "0x" + timing.state_root.hex(),
                                            stats=phases)
                 else:
-                    samples[side], tx_results[side] = _run_hyperion(engines[side], setting.env, txs, base,
-                                                                    round_, index)
+                    run_block = _run_chained if run.chain else _run_hyperion
+                    samples[side], tx_results[side] = run_block(engines[side], env, txs, base, round_, index)
             _check_same(name, contention, index, samples, tx_results)
             if round_ == 0:
                 continue
@@ -318,6 +353,25 @@ def _run_hyperion(engine: Engine, env: BlockEnv, txs: Sequence[bytes], base: int
     return sample, block.tx_results
 
 
+def _next_env(env: BlockEnv, engines: Dict[str, Engine]) -> BlockEnv:
+    """The block environment of the chain's next block (every engine has the same head)."""
+    number = next(iter(engines.values())).head.number + 1
+    return replace(env, number=number, timestamp=GENESIS_TIME + 12 * number,
+                   parent_beacon_block_root=number.to_bytes(32, "big"))
+
+
+def _run_chained(engine: Engine, env: BlockEnv, txs: Sequence[bytes], _base: int, round_: int, index: int):
+    """-> (the sample, the block's per-transaction results); ``execute()`` timed, the commit not."""
+    started = time.perf_counter()
+    block = engine.execute(env, txs)
+    seconds = time.perf_counter() - started
+    stats = stats_dict(block.stats)  # before the commit adds its own time to them
+    engine.commit(block)
+    sample = Sample(round_, index, seconds, block.gas_used, "0x" + block.state_root.hex(),
+                    "0x" + block.receipts_root.hex(), stats, commit_seconds=block.stats.commit_seconds)
+    return sample, block.tx_results
+
+
 def _check_same(name: str, contention: float, index: int, samples: Dict[str, Sample], tx_results: dict) -> None:
     sides = list(samples)
     reference = samples[sides[0]]
@@ -331,5 +385,7 @@ def _check_same(name: str, contention: float, index: int, samples: Dict[str, Sam
     for side in hyperion_sides[1:]:
         if samples[side].receipts_root != samples[first].receipts_root:
             raise ResultMismatch(f"{where}: receipts root of {side} differs from {first}'s")
+        if samples[side].gas_used != samples[first].gas_used:
+            raise ResultMismatch(f"{where}: gas used by {side} differs from {first}'s")
         if tx_results[side] != tx_results[first]:
             raise ResultMismatch(f"{where}: transaction results of {side} differ from {first}'s")

@@ -4,10 +4,11 @@ Every workload takes a size (transactions per block, blocks) and a contention kn
 ``contention`` in [0, 1]; :data:`WORKLOADS` lists them and ``hyperion bench list`` shows
 them.  All blocks of one workload are valid on its genesis (each block's senders start at
 nonce 0), so every side of the runner executes each block on the same state, stock py-evm
-included (docs/benchmarks.md).
+included (docs/benchmarks.md).  Given a nonce book instead, the blocks form a chain: each
+sender's nonce advances from block to block (``bench run --chain``, ``bench parallel``).
 
 The workloads share one genesis: funded wallets, each holding the demo ERC-20 token
-(:mod:`hyperion.tools.workloads`, the same one ``bench parallel`` uses), the contracts of
+(:mod:`hyperion.tools.workloads`), the contracts of
 the contract workloads (``amm``, ``nft``, ``dao``, ``data``, ``ai``, ``compute``; their
 Vyper sources are in ``contracts/``), and the system contracts of a new Hyperion chain.
 Contract storage is written into the genesis where the contract's constructor (and, for
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from eth_hash.auto import keccak
 
@@ -65,8 +66,10 @@ TOKEN_LOOP = ("token_loop(uint256)", 40)
 COMPUTE_GAS = 200_000
 
 Plan = List[Tuple[w.Wallet, bytes, bool]]
-#: (senders, contention, rng) -> one signed transaction per sender
-Builder = Callable[[List[w.Wallet], float, random.Random], List[bytes]]
+#: wallet index -> that wallet's next nonce (advanced as transactions are signed)
+Nonces = Dict[int, int]
+#: (senders, contention, rng, nonces) -> one signed transaction per sender
+Builder = Callable[[List[w.Wallet], float, random.Random, Nonces], List[bytes]]
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ def _hot_or(recipient: bytes, contention: float, rng: random.Random) -> bytes:
 
 
 def _payments(plan: Callable[[List[w.Wallet], float, random.Random], Plan]) -> Builder:
-    return lambda senders, contention, rng: w.payments(plan(senders, contention, rng), {}, chain_id=CHAIN_ID)
+    return lambda senders, contention, rng, nonces: w.payments(plan(senders, contention, rng), nonces,
+                                                               chain_id=CHAIN_ID)
 
 
 def _transfers(token: bool):
@@ -124,11 +128,13 @@ Call = Callable[[bool, random.Random], Tuple[bytes, bytes, int, int]]
 
 def _each(call: Call) -> Builder:
     """One call per sender, ``hot`` with probability ``contention``."""
-    def build(senders, contention, rng):
+    def build(senders, contention, rng, nonces):
         txs = []
         for sender in senders:
             to, data, value, gas = call(rng.random() < contention, rng)
-            txs.append(w.sign_tx(sender, 0, to, value=value, data=data, gas=gas, chain_id=CHAIN_ID))
+            nonce = nonces.get(sender.index, 0)
+            nonces[sender.index] = nonce + 1
+            txs.append(w.sign_tx(sender, nonce, to, value=value, data=data, gas=gas, chain_id=CHAIN_ID))
         return txs
     return build
 
@@ -305,12 +311,15 @@ def genesis(txs: int) -> dict:
                        _contract_workloads_alloc())
 
 
-def blocks(name: str, txs: int, count: int, contention: float, seed: int) -> List[List[bytes]]:
-    """``count`` signed blocks of ``txs`` transactions, each valid on :func:`genesis` (every
-    sender sends once, at nonce 0); the same arguments give the same bytes."""
+def blocks(name: str, txs: int, count: int, contention: float, seed: int,
+           nonces: Optional[Nonces] = None) -> List[List[bytes]]:
+    """``count`` signed blocks of ``txs`` transactions (every sender sends once per block);
+    the same arguments give the same bytes.  Without ``nonces`` each block is valid on
+    :func:`genesis` (nonce 0); with them the blocks are a chain, each valid on the state the
+    previous one left (``nonces`` is advanced, so blocks of other workloads can follow)."""
     if not 0 <= contention <= 1:
         raise ValueError(f"contention must be between 0 and 1, got {contention}")
     workload = get(name)
     rng = random.Random(f"{seed}/{name}/{contention}")
     senders = w.wallets(txs)
-    return [workload.build(senders, contention, rng) for _ in range(count)]
+    return [workload.build(senders, contention, rng, {} if nonces is None else nonces) for _ in range(count)]
