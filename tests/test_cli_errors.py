@@ -213,13 +213,13 @@ def test_sequencer_reports_a_server_that_drains_mid_stream(tmp_path):
 def test_bench_commands_run_and_quiet_means_quiet():
     """Tiny runs of both benchmarks (not a measurement): the report, and per-run lines only
     without --quiet."""
-    args = ("bench", "parallel", "--txs", "16", "--accounts", "16", "--rounds", "1", "--workload", "eth",
-            "--workers", "1")
+    args = ("bench", "parallel", "--txs", "16", "--rounds", "1", "--workload", "eth", "--workers", "1")
     loud = invoke(*args)
     assert loud.exit_code == 0, loud.output
-    assert "eth: round 1/1" in loud.output and re.search(r"^eth\s+1\s", loud.output, re.M)
+    row = r"^eth\s+0\s+blockstm-1\s"
+    assert "eth contention 0: round 1/1" in loud.output and re.search(row, loud.output, re.M)
     quiet = invoke(*args, "--quiet")
-    assert quiet.exit_code == 0 and "round 1/1" not in quiet.output and re.search(r"^eth\s+1\s", quiet.output, re.M)
+    assert quiet.exit_code == 0 and "round 1/1" not in quiet.output and re.search(row, quiet.output, re.M)
     result = invoke("bench", "foundation", "--txs", "10", "--repeats", "1", "--no-twins", "--batch", "transfer")
     assert result.exit_code == 0, result.output
     assert "transfer #1 hyperion: end to end" in result.output  # the per-run line (stderr: not a terminal)
