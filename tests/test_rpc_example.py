@@ -10,7 +10,6 @@ import sys
 
 import pytest
 
-import hyperion.cli  # noqa: F401  (hyperion.commands.* must not be imported before hyperion.cli)
 from hyperion import ChainConfig, Engine
 from hyperion.tools import workloads
 from hyperion.commands.demo import DEMO_ACCOUNTS, GENESIS_TIME, demo_block

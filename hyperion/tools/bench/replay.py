@@ -1,7 +1,7 @@
 """A ``t8n`` input (alloc, env, txs files) as a workload of ``hyperion bench run``, so any
 block in that format becomes a benchmark: ``--workload t8n:DIR`` reads ``DIR/alloc.json``,
 ``DIR/env.json`` and ``DIR/txs.json`` (or ``DIR/txs.rlp``), read as ``hyperion t8n`` reads
-them (docs/t8n.md), under ``--state.fork`` given as ``DIR/fork.txt`` (default Prague).
+them (docs/conformance.md), under ``--state.fork`` given as ``DIR/fork.txt`` (default Prague).
 """
 from __future__ import annotations
 
