@@ -47,6 +47,9 @@ def _positive(text: str) -> int:
                    "t8n input's block.")
 @click.option("--txs", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Transactions per block.")
+@click.option("--accounts", default=None, type=click.IntRange(1, 1_000_000),
+              help="Wallets sending each block's transactions (default: --txs, one each); fewer wallets "
+                   "send several transactions each per block, their nonces advancing.")
 @click.option("--blocks", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Distinct blocks per configuration (each runs on the workload's genesis).")
 @click.option("--workers", default="1,2", show_default=True, callback=_list("positive integers", _positive),
@@ -70,7 +73,7 @@ def _positive(text: str) -> int:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Directory for results.json, the PNG plots and report.md.")
 @quiet_option
-def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, chain, phases, json_path, out_dir,
+def run(workloads, txs, accounts, blocks, workers, contentions, baselines, rounds, seed, chain, phases, json_path, out_dir,
         quiet) -> None:
     """Run workloads on Hyperion sequential, Block-STM and stock py-evm; same signed blocks.
 
@@ -98,7 +101,8 @@ def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, c
                     click.echo(message, err=True)
 
             result = measure(workloads, txs, blocks=blocks, workers=workers, contentions=contentions,
-                             baselines=baselines, rounds=rounds, seed=seed, progress=progress, chain=chain)
+                             baselines=baselines, rounds=rounds, seed=seed, progress=progress, chain=chain,
+                             accounts=accounts)
     except ResultMismatch as exc:
         click.echo(f"error: results differ, no figures reported: {exc}", err=True)
         sys.exit(1)
