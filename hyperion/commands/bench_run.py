@@ -41,6 +41,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _workers(ctx, param, value: str):
+    """Worker counts, or ``none`` for no Block-STM side (stock vs sequential only)."""
+    if value.strip().lower() == "none":
+        return []
+    return _list("positive integers", _positive)(ctx, param, value)
+
+
 @click.command("run")
 @click.option("--workload", "workloads", default="all", show_default=True, callback=_list("workload names", str),
               help="Workloads, comma-separated (see `hyperion bench list`), or all of them; t8n:DIR replays a "
@@ -52,8 +59,8 @@ def _positive(text: str) -> int:
                    "send several transactions each per block, their nonces advancing.")
 @click.option("--blocks", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Distinct blocks per configuration (each runs on the workload's genesis).")
-@click.option("--workers", default="1,2", show_default=True, callback=_list("positive integers", _positive),
-              help="Block-STM worker counts, one engine each.")
+@click.option("--workers", default="1,2", show_default=True, callback=_workers,
+              help="Block-STM worker counts, one engine each; none: no Block-STM side.")
 @click.option("--contention", "contentions", default="0", show_default=True,
               callback=_list("numbers between 0 and 1", _contention),
               help="Contention levels, comma-separated (meaning per workload: `hyperion bench list`).")

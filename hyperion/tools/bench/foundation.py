@@ -3,7 +3,7 @@
     hyperion bench foundation [--txs 1000] [--accounts 1000] [--rounds 3] [--workload eth,erc20] [--json PATH]
 
 It is ``hyperion bench run --workload eth,erc20 --txs 1000 --accounts 1000 --baseline
-stock,sequential --workers ''`` (:mod:`hyperion.tools.bench.runner`), with no Block-STM side:
+stock,sequential --workers none`` (:mod:`hyperion.tools.bench.runner`), no Block-STM side:
 the same signed blocks on stock py-evm (:func:`hyperion.tools.bench.one_block.run_stock`)
 and on one warm LMDB engine, ``execute()`` + ``commit()`` timed end to end, the block
 reverted untimed, sides alternating per round, state roots compared before any figure.
