@@ -24,8 +24,9 @@ agree on gas used and output.
 ``DUP1 <op>`` (``DUP1 <op> POP`` for unary ones, ``PUSH1 POP`` ...) timed against an empty
 frame; the figure is nanoseconds per opcode (time per repetition / opcodes in it).
 
-``--erc20 N`` adds the ERC-20 block of N transfers end to end on LMDB (``hyperion bench
-foundation``'s run: decoding and sender recovery, execution, root, commit), py-evm's loop
+``--erc20 N`` adds the ERC-20 block of N transfers end to end on a cold LMDB engine
+(:func:`hyperion.tools.bench.one_block.run_hyperion`: decoding and sender recovery,
+execution, root, commit), py-evm's loop
 against the compiled interpreter, alternating, same signed block, identical roots asserted.
 """
 from __future__ import annotations
@@ -210,7 +211,7 @@ def erc20_block(count: int, rounds: int) -> None:
     commit included) with py-evm's loop and with the compiled interpreter, alternating."""
     import shutil
 
-    from hyperion.tools.bench import foundation as f
+    from hyperion.tools.bench import one_block as f
 
     config = ChainConfig()
     genesis_dir = f.hyperion_genesis(workloads.genesis_alloc(f.ACCOUNTS), config)

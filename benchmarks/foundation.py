@@ -1,6 +1,7 @@
-"""Issue 2's comparison as a script: the same as ``hyperion bench foundation``.
+"""Hyperion sequential vs stock py-evm, a preset of the runner; the code lives in
+:mod:`hyperion.tools.bench.foundation`, and this script is ``hyperion bench foundation``.
 
-    python benchmarks/foundation.py [--txs 1000] [--repeats 3] [--batch transfer|erc20] [--no-twins] [--json out.json]
+    python benchmarks/foundation.py [--txs 1000] [--accounts 1000] [--rounds 3] [--workload eth|erc20] [--json out.json]
 """
 from hyperion.commands.bench import foundation
 

@@ -2,6 +2,7 @@
 outputs exist and hold what they claim, and sides that disagree are an error."""
 import json
 import os
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -73,14 +74,14 @@ def test_compare_flags_a_regression(tiny_run, tmp_path):
 
 
 def test_a_root_mismatch_is_an_error_and_prints_no_figure(monkeypatch, tmp_path):
-    real = runner.foundation.run_stock
+    real = runner.one_block.run_stock
 
     def wrong_root(*args, **kwargs):
         timing = real(*args, **kwargs)
         timing.state_root = b"\x01" * 32
         return timing
 
-    monkeypatch.setattr(runner.foundation, "run_stock", wrong_root)
+    monkeypatch.setattr(runner.one_block, "run_stock", wrong_root)
     result = invoke("bench", "run", "--workload", "eth", "--txs", "4", "--workers", "1", "--rounds", "1",
                     "--json", str(tmp_path / "r.json"), "-q")
     assert result.exit_code == 1
@@ -191,13 +192,13 @@ def test_a_t8n_input_replays_as_a_workload(tmp_path):
 
 def test_stock_warms_up_on_the_first_workload_only(monkeypatch):
     """py-evm builds a fresh VM per block: one warm-up block per run, then measured blocks only."""
-    real, calls = runner.foundation.run_stock, []
+    real, calls = runner.one_block.run_stock, []
 
     def counted(*args, **kwargs):
         calls.append(len(args[3]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner.foundation, "run_stock", counted)
+    monkeypatch.setattr(runner.one_block, "run_stock", counted)
     run = runner.measure(("eth", "erc20"), 4, workers=(1,), contentions=(0.0, 1.0), rounds=2)
     assert len(calls) == 1 + 2 * 2 * 2  # the warm-up, then 2 rounds of 2 workloads x 2 levels
     assert all(len(c.samples["stock"]) == 2 for c in run.configs)
@@ -249,3 +250,60 @@ def test_a_chained_side_that_differs_is_an_error(monkeypatch):
     result = invoke("bench", "parallel", "--txs", "4", "--workers", "1", "--rounds", "1", "--workload", "eth", "-q")
     assert result.exit_code == 1
     assert "gas used by" in result.output and "µs/tx" not in result.output
+
+
+def test_fewer_accounts_send_several_transactions_each_in_order():
+    from hyperion.evm.forks import get_fork
+
+    builder = get_fork("Prague").vm_class.get_transaction_builder()
+    (block,) = suite.blocks("erc20", 7, 1, 0.0, seed=3, accounts=3)
+    decoded = [builder.decode(raw) for raw in block]
+    senders = [w.address for w in suite.w.wallets(3)]
+    assert [(tx.sender, tx.nonce) for tx in decoded] == [(senders[i % 3], i // 3) for i in range(7)]
+
+
+def test_run_with_fewer_accounts_includes_every_transaction(tmp_path):
+    """Seven ether transfers from three wallets: a wrong nonce would drop one (less gas)."""
+    result = invoke("bench", "run", "--workload", "eth", "--txs", "7", "--accounts", "3", "--workers", "none",
+                    "--rounds", "1", "--json", str(tmp_path / "r.json"), "-q")
+    assert result.exit_code == 0, result.output
+    assert "7 txs/block from 3 wallets" in result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    (config,) = data["configs"]
+    assert data["accounts"] == 3 and set(config["samples"]) == {"stock", "sequential"}  # --workers none
+    assert all(s["gas_used"] == 7 * 21_000 for samples in config["samples"].values() for s in samples)
+
+
+def test_bench_foundation_is_the_runners_stock_vs_sequential_preset(tmp_path):
+    result = invoke("bench", "foundation", "--txs", "7", "--accounts", "3", "--rounds", "2",
+                    "--json", str(tmp_path / "f.json"), "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "f.json").read_text())
+    assert data["kind"] == "hyperion-bench-run" and data["baselines"] == ["stock", "sequential"]
+    assert data["workers"] == [] and data["accounts"] == 3 and data["rounds"] == 2
+    assert [c["workload"] for c in data["configs"]] == ["eth", "erc20"]
+    for config in data["configs"]:
+        assert set(config["samples"]) == {"stock", "sequential"}
+        assert all(len(samples) == 2 for samples in config["samples"].values())
+    (eth,) = [c for c in data["configs"] if c["workload"] == "eth"]
+    assert all(s["gas_used"] == 7 * 21_000 for s in eth["samples"]["sequential"])  # every transfer included
+    for workload in ("eth", "erc20"):
+        assert re.search(rf"^{workload}: Hyperion [\d.]+x stock end to end \[", result.output, re.M)
+        assert re.search(rf"^{workload}\s+stock\s+[\d.]+", result.output, re.M)
+
+
+def test_bench_foundation_root_mismatch_and_bad_input(monkeypatch):
+    real = runner.one_block.run_stock
+
+    def wrong_root(*args, **kwargs):
+        timing = real(*args, **kwargs)
+        timing.state_root = b"\x01" * 32
+        return timing
+
+    monkeypatch.setattr(runner.one_block, "run_stock", wrong_root)
+    result = invoke("bench", "foundation", "--txs", "4", "--rounds", "1", "--workload", "eth", "-q")
+    assert result.exit_code == 1 and "state root of" in result.output and "end to end" not in result.output
+    for args, message in ((["--accounts", "0"], "--accounts"), (["--no-twins"], "No such option"),
+                          (["--workload", "dao"], "'dao' is not one of")):
+        bad = CliRunner().invoke(main, ["bench", "foundation", "--txs", "2", *args])
+        assert bad.exit_code == 2 and message in bad.output and "Traceback" not in bad.output

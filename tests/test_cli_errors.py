@@ -220,7 +220,10 @@ def test_bench_commands_run_and_quiet_means_quiet():
     assert "eth contention 0: round 1/1" in loud.output and re.search(row, loud.output, re.M)
     quiet = invoke(*args, "--quiet")
     assert quiet.exit_code == 0 and "round 1/1" not in quiet.output and re.search(row, quiet.output, re.M)
-    result = invoke("bench", "foundation", "--txs", "10", "--repeats", "1", "--no-twins", "--batch", "transfer")
-    assert result.exit_code == 0, result.output
-    assert "transfer #1 hyperion: end to end" in result.output  # the per-run line (stderr: not a terminal)
-    assert re.search(r"^transfer\s+hyperion\s+[\d.]+", result.output, re.M)
+    args = ("bench", "foundation", "--txs", "10", "--rounds", "1", "--workload", "eth")
+    loud = invoke(*args)
+    assert loud.exit_code == 0, loud.output
+    row = r"^eth\s+sequential\s+[\d.]+"
+    assert "eth contention 0: round 1/1" in loud.output and re.search(row, loud.output, re.M)  # stderr: not a tty
+    quiet = invoke(*args, "--quiet")
+    assert quiet.exit_code == 0 and "round 1/1" not in quiet.output and re.search(row, quiet.output, re.M)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shlex
 import sys
 
 import click
@@ -25,49 +26,52 @@ def bench() -> None:
 
 
 @bench.command("foundation")
-@click.option("--txs", "count", default=1000, show_default=True, type=click.IntRange(1, 100_000),
-              help="Transactions per batch.")
-@click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100),
-              help="Runs per side; the table shows medians.")
-@click.option("--batch", "kinds", multiple=True, type=click.Choice(["transfer", "erc20"]),
-              help="Batches to run (default: both).")
-@click.option("--twins/--no-twins", default=True, show_default=True,
-              help="Also run Hyperion with each FlatAccountDB twin (compiled and pure Python).")
+@click.option("--txs", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Transactions per block.")
+@click.option("--accounts", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Wallets sending them; fewer than --txs send several each per block.")
+@click.option("--rounds", "--repeats", "rounds", default=3, show_default=True, type=click.IntRange(1, 100),
+              help="Measured rounds (after one warm-up block); the table shows medians.")
+@click.option("--workload", "workloads", multiple=True, type=click.Choice(["eth", "erc20"]),
+              help="Blocks to run (repeatable; default: both).")
+@click.option("--seed", default=13, show_default=True, type=int, help="Seed of the workloads' random choices.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the figures to this JSON file.")
+              help="Also write every raw timing to this JSON file (a `bench run` JSON: `bench compare` reads it).")
 @quiet_option
-def foundation(count: int, repeats: int, kinds, twins: bool, json_path, quiet: bool) -> None:
-    """Hyperion's sequential engine vs stock py-evm on 1,000 transfers and 1,000 ERC-20 calls.
+def foundation(txs: int, accounts: int, rounds: int, workloads, seed: int, json_path, quiet: bool) -> None:
+    """Hyperion's sequential engine vs stock py-evm on ether and ERC-20 transfer blocks.
 
-    Same signed batch and genesis on every side, fresh state per run, identical state roots
-    asserted.  Phases: decode (+ sender recovery), execute, state root, summary (receipts and
-    roots), commit (LMDB).  On a terminal a progress line shows each run; otherwise each run
-    is one line on stderr (none with --quiet).
+    A preset of `hyperion bench run`: --workload eth,erc20 --txs 1000 --accounts 1000
+    --baseline stock,sequential, no Block-STM side.  Same signed blocks on both sides, sides
+    alternating per round, state roots compared before any figure (exit 1 otherwise).
+    Prints each side's tx/s and time split, and Hyperion's speedup end to end.  Details:
+    docs/benchmarks.md.
     """
-    from hyperion.tools.bench.foundation import PHASES, foundation as run, format_report
+    from hyperion.tools.bench.foundation import WORKLOADS, format_report, measure
+    from hyperion.tools.bench.runner import ResultMismatch
 
     console = Console()
     show = display.show_progress(console, quiet)
-    with display.progress(console, show, "bench foundation", total_known=False) as bar:
-        task = bar.add_task("warming up", total=None)
-        if show:
-            progress = lambda message: bar.update(task, description=message)  # noqa: E731
-        elif quiet:
-            progress = lambda _m: None  # noqa: E731
-        else:
-            progress = lambda message: click.echo(message, err=True)  # noqa: E731
-        report = run(count=count, repeats=repeats, kinds=kinds or ("transfer", "erc20"), twins=twins,
-                     progress=progress)
-    click.echo(format_report(report))
+    try:
+        with display.progress(console, show, "bench foundation", total_known=False) as bar:
+            task = bar.add_task("starting", total=None)
+
+            def progress(message: str) -> None:
+                if show:
+                    bar.update(task, description=message)
+                elif not quiet:  # piped: one line per step on stderr
+                    click.echo(message, err=True)
+
+            data = measure(txs=txs, accounts=accounts, rounds=rounds, workloads=list(workloads) or list(WORKLOADS),
+                           seed=seed, progress=progress).to_json()
+    except ResultMismatch as exc:
+        click.echo(f"error: results differ, no figures reported: {exc}", err=True)
+        sys.exit(1)
+    data["command"] = "hyperion bench " + " ".join(shlex.quote(arg) for arg in sys.argv[2:])
+    click.echo(format_report(data))
     if json_path:
-        data = {
-            kind: {side: {**{p: getattr(t, p) for p in PHASES}, "end_to_end": t.end_to_end,
-                          "state_root": t.state_root.hex()} for side, t in rows.items()}
-            for kind, rows in report.rows.items()
-        }
         with open(json_path, "w") as handle:
-            json.dump({"txs": count, "repeats": repeats, "python": sys.version.split()[0], "results": data},
-                      handle, indent=1)
+            json.dump(data, handle, indent=1)
 
 
 def _int_list(ctx, param, value: str):

@@ -41,16 +41,26 @@ def _positive(text: str) -> int:
     return value
 
 
+def _workers(ctx, param, value: str):
+    """Worker counts, or ``none`` for no Block-STM side (stock vs sequential only)."""
+    if value.strip().lower() == "none":
+        return []
+    return _list("positive integers", _positive)(ctx, param, value)
+
+
 @click.command("run")
 @click.option("--workload", "workloads", default="all", show_default=True, callback=_list("workload names", str),
               help="Workloads, comma-separated (see `hyperion bench list`), or all of them; t8n:DIR replays a "
                    "t8n input's block.")
 @click.option("--txs", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Transactions per block.")
+@click.option("--accounts", default=None, type=click.IntRange(1, 1_000_000),
+              help="Wallets sending each block's transactions (default: --txs, one each); fewer wallets "
+                   "send several transactions each per block, their nonces advancing.")
 @click.option("--blocks", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Distinct blocks per configuration (each runs on the workload's genesis).")
-@click.option("--workers", default="1,2", show_default=True, callback=_list("positive integers", _positive),
-              help="Block-STM worker counts, one engine each.")
+@click.option("--workers", default="1,2", show_default=True, callback=_workers,
+              help="Block-STM worker counts, one engine each; none: no Block-STM side.")
 @click.option("--contention", "contentions", default="0", show_default=True,
               callback=_list("numbers between 0 and 1", _contention),
               help="Contention levels, comma-separated (meaning per workload: `hyperion bench list`).")
@@ -70,7 +80,7 @@ def _positive(text: str) -> int:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Directory for results.json, the PNG plots and report.md.")
 @quiet_option
-def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, chain, phases, json_path, out_dir,
+def run(workloads, txs, accounts, blocks, workers, contentions, baselines, rounds, seed, chain, phases, json_path, out_dir,
         quiet) -> None:
     """Run workloads on Hyperion sequential, Block-STM and stock py-evm; same signed blocks.
 
@@ -98,7 +108,8 @@ def run(workloads, txs, blocks, workers, contentions, baselines, rounds, seed, c
                     click.echo(message, err=True)
 
             result = measure(workloads, txs, blocks=blocks, workers=workers, contentions=contentions,
-                             baselines=baselines, rounds=rounds, seed=seed, progress=progress, chain=chain)
+                             baselines=baselines, rounds=rounds, seed=seed, progress=progress, chain=chain,
+                             accounts=accounts)
     except ResultMismatch as exc:
         click.echo(f"error: results differ, no figures reported: {exc}", err=True)
         sys.exit(1)

@@ -103,9 +103,15 @@ def _timed(data: dict) -> str:
     return "time = execute + commit end to end"
 
 
+def _senders(data: dict) -> str:
+    """`` from N wallets`` when wallets send several transactions per block (older JSON: none)."""
+    accounts = data.get("accounts", data["txs"])
+    return f" from {accounts:,} wallets" if accounts != data["txs"] else ""
+
+
 def headline(data: dict) -> str:
     m = data["machine"]
-    return (f"suite workloads: {data['txs']:,} txs/block x {data['blocks']} block(s); median of {data['rounds']} rounds, sides "
+    return (f"suite workloads: {data['txs']:,} txs/block{_senders(data)} x {data['blocks']} block(s); median of {data['rounds']} rounds, sides "
             f"alternating; {m['cpu']}, {m['cores']} cores, Python {m['python']}"
             f"{'' if m.get('compiled', True) else ' (pure Python)'}; speedup = baseline time / side time "
             f"per block, median [min-max]; {_timed(data)}")
@@ -268,7 +274,7 @@ def sizes(data: dict) -> str:
     """What was run, in one sentence."""
     levels = data.get("contentions") or sorted({c["contention"] for c in data["configs"]})  # older JSON: no list
     workloads = list(dict.fromkeys(c["workload"] for c in data["configs"]))
-    return (f"Workloads: {', '.join(workloads)}; {data['txs']:,} transactions per block, {data['blocks']} "
+    return (f"Workloads: {', '.join(workloads)}; {data['txs']:,} transactions per block{_senders(data)}, {data['blocks']} "
             f"block(s) per configuration, {data['rounds']} measured round(s) after a warm-up block; Block-STM "
             f"workers {', '.join(map(str, data['workers']))}; contention {', '.join(f'{c:g}' for c in levels)}; "
             f"baselines {', '.join(data['baselines'])}; seed {data['seed']}")

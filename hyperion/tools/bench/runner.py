@@ -9,7 +9,7 @@ round (this machine's speed drifts within seconds).  A Hyperion side's time is
 state root, LMDB write); the block is then reverted, untimed, so every block runs on the
 genesis.  The ``stock`` side is py-evm as its own API runs a block (decode and recover,
 ``apply_transaction`` per transaction, ``persist()``, transactions and receipts roots;
-:func:`hyperion.tools.bench.foundation.run_stock`) on a fresh genesis each time, VM set-up
+:func:`hyperion.tools.bench.one_block.run_stock`) on a fresh genesis each time, VM set-up
 untimed; a workload stock py-evm cannot run (the ``ai`` workload's precompiles, a
 replayed t8n block) has no stock side, and the run's ``notes`` say why.  Round 0 is a
 warm-up (its first block only) and is not kept; the stock side warms up on the run's
@@ -41,13 +41,13 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from hyperion import BlockEnv, ChainConfig, Engine
 from hyperion.tools import workloads as w
-from hyperion.tools.bench import foundation, replay, suite
+from hyperion.tools.bench import one_block, replay, suite
 
 STOCK, SEQUENTIAL = "stock", "sequential"
 #: the ``--workload`` name that stands for every suite workload
 ALL = "all"
 BASELINES = (STOCK, SEQUENTIAL)
-GENESIS_TIME = foundation.GENESIS_TIME
+GENESIS_TIME = one_block.GENESIS_TIME
 COINBASE = b"\xc0" * 20
 #: packages whose versions the JSON records
 PACKAGES = ("hyperion-evm", "py-evm", "cython", "lmdb", "eth-hash", "coincurve", "matplotlib")
@@ -100,6 +100,8 @@ class Run:
     workers: List[int]
     baselines: List[str]
     seed: int
+    #: wallets sending the blocks' transactions (``txs``: one transaction each per block)
+    accounts: int = 0
     #: the Block-STM sides, in order (one per worker count unless the caller named its own)
     blockstm: List[str] = field(default_factory=list)
     chain: bool = False
@@ -117,6 +119,7 @@ class Run:
         return {
             "kind": "hyperion-bench-run", "machine": machine(), "txs": self.txs, "blocks": self.blocks,
             "rounds": self.rounds, "workers": self.workers, "baselines": self.baselines, "seed": self.seed,
+            "accounts": self.accounts or self.txs,
             "contentions": self.contentions, "chain": self.chain, "chain_id": suite.CHAIN_ID,
             "timed": "execute() end to end, commit() untimed (chained blocks)" if self.chain
             else "execute() + commit() end to end; stock: decode to roots",
@@ -188,7 +191,7 @@ class Setting:
 
 def _suite_setting(run: Run, contentions: Sequence[float]) -> Setting:
     config = ChainConfig(chain_id=suite.CHAIN_ID)
-    alloc = suite.genesis(run.txs)
+    alloc = suite.genesis(run.accounts or run.txs)
     env = BlockEnv(number=1, timestamp=GENESIS_TIME + 12, coinbase=COINBASE, base_fee=w.GWEI,
                    gas_limit=_gas_limit(run.txs), parent_beacon_block_root=(1).to_bytes(32, "big"))
     if STOCK in run.baselines:
@@ -215,7 +218,8 @@ def _setting(name: str, run: Run, shared: Callable[[], Setting]) -> Setting:
     # a chain needs new blocks every round: one warm-up block, then ``blocks`` per round
     count = 1 + run.rounds * run.blocks if run.chain else run.blocks
     setting = replace(shared(), blocks=lambda contention, nonces: suite.blocks(name, run.txs, count, contention,
-                                                                                run.seed, nonces))
+                                                                                run.seed, nonces,
+                                                                                run.accounts or None))
     if workload.precompiles:
         config = replace(setting.config, extra_precompiles=workload.precompiles)
         setting = replace(setting, config=config, no_stock=workload.no_stock)
@@ -231,12 +235,14 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
             contentions: Sequence[float] = (0.0,), baselines: Sequence[str] = BASELINES, rounds: int = 3,
             seed: int = 13, progress: Callable[[str], None] = lambda _message: None,
             scheduler_options: Optional[Dict[str, object]] = None, chain: bool = False,
-            blockstm_sides: Optional[Dict[str, Dict[str, object]]] = None) -> Run:
+            blockstm_sides: Optional[Dict[str, Dict[str, object]]] = None, accounts: Optional[int] = None) -> Run:
     """Run ``workloads`` (suite names, ``all`` for every one of them, or ``t8n:DIR`` for a
     t8n input's block).  ``scheduler_options`` go to the Block-STM engines (the tests lower
     ``min_txs`` so that tiny blocks run in parallel); ``chain``: see the module docstring.
     ``blockstm_sides`` (side name -> ``Engine.open`` keywords besides ``scheduler``) replaces
-    the one Block-STM side per worker count, e.g. to compare scheduler options side by side."""
+    the one Block-STM side per worker count, e.g. to compare scheduler options side by side.
+    ``accounts``: the wallets that send the blocks' transactions (default ``txs``, one
+    transaction each per block; fewer send several each, their nonces advancing)."""
     workloads = workload_names(workloads)
     unknown = set(baselines) - set(BASELINES)
     if unknown:
@@ -246,18 +252,20 @@ def measure(workloads: Sequence[str], txs: int, blocks: int = 1, workers: Sequen
             suite.get(name)
         elif chain:
             raise ValueError(f"{name}: a replayed t8n block runs on its own pre-state and cannot be chained")
+    if accounts is not None and accounts < 1:
+        raise ValueError(f"accounts must be at least 1, got {accounts}")
     if chain and STOCK in baselines:
         raise ValueError("a chained run has no stock side (py-evm runs every block on a fresh genesis); "
                          "use --baseline sequential")
     if blockstm_sides is None:
         blockstm_sides = {side_name(n): {"workers": n, "scheduler_options": scheduler_options} for n in workers}
     run = Run(txs=txs, blocks=blocks, rounds=rounds, workers=list(workers), baselines=list(baselines), seed=seed,
-              blockstm=list(blockstm_sides), chain=chain, contentions=list(contentions))
+              accounts=min(accounts or txs, txs), blockstm=list(blockstm_sides), chain=chain, contentions=list(contentions))
     shared: List[Setting] = []
 
     def shared_setting() -> Setting:  # built once, for the first suite workload
         if not shared:
-            progress(f"genesis of {txs:,} accounts")
+            progress(f"genesis of {run.accounts:,} accounts")
             shared.append(_suite_setting(run, contentions))
         return shared[0]
 
@@ -321,7 +329,7 @@ def _measure_config(run: Run, engines: Dict[str, Engine], setting: Setting, name
                 if side == STOCK and round_ == 0 and stock_warm:
                     continue
                 if side == STOCK:
-                    timing = foundation.run_stock(setting.alloc, setting.config, setting.env, txs)
+                    timing = one_block.run_stock(setting.alloc, setting.config, setting.env, txs)
                     # its phases under the engine's names, so the time split treats both alike
                     phases = {"prepare_seconds": timing.decode, "execution_seconds": timing.decode + timing.execute,
                               "root_seconds": timing.root, "summary_seconds": timing.summary}

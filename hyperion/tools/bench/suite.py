@@ -301,7 +301,7 @@ def get(name: str) -> Workload:
 
 
 def genesis(txs: int) -> dict:
-    """The workloads' genesis: ``txs`` funded token holders (one sender per tx of a block),
+    """The workloads' genesis: ``txs`` funded token holders (the senders of a block),
     every contract workload's contracts and the system contracts (stock py-evm needs them
     listed; Hyperion adds them too)."""
     return merge_allocs(system_contracts_alloc(), w.genesis_alloc(txs),
@@ -312,14 +312,19 @@ def genesis(txs: int) -> dict:
 
 
 def blocks(name: str, txs: int, count: int, contention: float, seed: int,
-           nonces: Optional[Nonces] = None) -> List[List[bytes]]:
-    """``count`` signed blocks of ``txs`` transactions (every sender sends once per block);
-    the same arguments give the same bytes.  Without ``nonces`` each block is valid on
-    :func:`genesis` (nonce 0); with them the blocks are a chain, each valid on the state the
+           nonces: Optional[Nonces] = None, accounts: Optional[int] = None) -> List[List[bytes]]:
+    """``count`` signed blocks of ``txs`` transactions sent by the first ``accounts`` wallets
+    (default ``txs``: every sender sends once per block; fewer wallets take turns, so each
+    sends several transactions per block, its nonce advancing); the same arguments give the
+    same bytes.  Without ``nonces`` each block is valid on :func:`genesis` (each sender
+    starting at nonce 0); with them the blocks are a chain, each valid on the state the
     previous one left (``nonces`` is advanced, so blocks of other workloads can follow)."""
     if not 0 <= contention <= 1:
         raise ValueError(f"contention must be between 0 and 1, got {contention}")
+    if accounts is not None and accounts < 1:
+        raise ValueError(f"accounts must be at least 1, got {accounts}")
     workload = get(name)
     rng = random.Random(f"{seed}/{name}/{contention}")
-    senders = w.wallets(txs)
+    wallets = w.wallets(min(accounts or txs, txs))
+    senders = [wallets[i % len(wallets)] for i in range(txs)]
     return [workload.build(senders, contention, rng, {} if nonces is None else nonces) for _ in range(count)]
