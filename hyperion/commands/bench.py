@@ -13,7 +13,7 @@ import sys
 import click
 from rich.console import Console
 
-from hyperion.commands import bench_run, display
+from hyperion.commands import bench_run
 from hyperion.commands.options import quiet_option
 
 #: modules that each define ``command``, a click command added to the ``bench`` group
@@ -48,25 +48,10 @@ def foundation(txs: int, accounts: int, rounds: int, workloads, seed: int, json_
     docs/benchmarks.md.
     """
     from hyperion.tools.bench.foundation import WORKLOADS, format_report, measure
-    from hyperion.tools.bench.runner import ResultMismatch
 
-    console = Console()
-    show = display.show_progress(console, quiet)
-    try:
-        with display.progress(console, show, "bench foundation", total_known=False) as bar:
-            task = bar.add_task("starting", total=None)
-
-            def progress(message: str) -> None:
-                if show:
-                    bar.update(task, description=message)
-                elif not quiet:  # piped: one line per step on stderr
-                    click.echo(message, err=True)
-
-            data = measure(txs=txs, accounts=accounts, rounds=rounds, workloads=list(workloads) or list(WORKLOADS),
-                           seed=seed, progress=progress).to_json()
-    except ResultMismatch as exc:
-        click.echo(f"error: results differ, no figures reported: {exc}", err=True)
-        sys.exit(1)
+    with bench_run.measuring(Console(), quiet, "bench foundation") as progress:
+        data = measure(txs=txs, accounts=accounts, rounds=rounds, workloads=list(workloads) or list(WORKLOADS),
+                       seed=seed, progress=progress).to_json()
     data["command"] = "hyperion bench " + " ".join(shlex.quote(arg) for arg in sys.argv[2:])
     click.echo(format_report(data))
     if json_path:
@@ -112,27 +97,14 @@ def parallel(txs, workers, rounds, workloads, seed, min_txs, json_path, quiet) -
     """
     from hyperion.tools.bench.output import format_blockstm_costs
     from hyperion.tools.bench.parallel import WORKLOADS, measure
-    from hyperion.tools.bench.runner import ResultMismatch
 
-    console = Console()
     names = list(workloads) or list(WORKLOADS)
-    show = display.show_progress(console, quiet)
     runs = []
     try:
-        with display.progress(console, show, "bench parallel", total_known=False) as bar:
-            task = bar.add_task("starting", total=None)
+        with bench_run.measuring(Console(), quiet, "bench parallel") as progress:
             for size in txs:
-                def progress(message: str, size: int = size) -> None:
-                    if show:
-                        bar.update(task, description=f"{size:,} txs: {message}")
-                    elif not quiet:  # piped: one line per block on stderr
-                        click.echo(f"{size:,} txs: {message}", err=True)
-
-                runs.append(measure(txs=size, workers=workers, rounds=rounds, workloads=names, seed=seed,
-                                    min_txs=min_txs, progress=progress).to_json())
-    except ResultMismatch as exc:
-        click.echo(f"error: results differ, no figures reported: {exc}", err=True)
-        sys.exit(1)
+                runs.append(measure(txs=size, workers=workers, rounds=rounds, workloads=names, seed=seed, min_txs=min_txs,
+                                    progress=lambda message, size=size: progress(f"{size:,} txs: {message}")).to_json())
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     for data in runs:

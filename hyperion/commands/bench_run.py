@@ -2,10 +2,12 @@
 (:mod:`hyperion.tools.bench.runner`; docs/benchmarks.md)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import sys
+from typing import Callable, Iterator
 
 import click
 from rich.console import Console
@@ -13,6 +15,31 @@ from rich.console import Console
 from hyperion.commands import display
 from hyperion.commands.options import quiet_option
 from hyperion.errors import HyperionError
+
+
+@contextlib.contextmanager
+def measuring(console: Console, quiet: bool, label: str) -> Iterator[Callable[[str], None]]:
+    """Run a benchmark under a progress display, yielding its ``progress(message)``: a
+    transient bar on a terminal, one line per step on stderr when piped, nothing with
+    ``--quiet``.  Sides whose results differ end the command with one error line and exit 1:
+    no figure of a wrong result is ever printed."""
+    from hyperion.tools.bench.runner import ResultMismatch
+
+    show = display.show_progress(console, quiet)
+    try:
+        with display.progress(console, show, label, total_known=False) as bar:
+            task = bar.add_task("starting", total=None)
+
+            def progress(message: str) -> None:
+                if show:
+                    bar.update(task, description=message)
+                elif not quiet:
+                    click.echo(message, err=True)
+
+            yield progress
+    except ResultMismatch as exc:
+        click.echo(f"error: results differ, no figures reported: {exc}", err=True)
+        sys.exit(1)
 
 
 def _list(kind, parse):
@@ -89,30 +116,18 @@ def run(workloads, txs, accounts, blocks, workers, contentions, baselines, round
     timings, plots and a Markdown report.
     """
     from hyperion.tools.bench import output
-    from hyperion.tools.bench.runner import SEQUENTIAL, ResultMismatch, measure
+    from hyperion.tools.bench.runner import SEQUENTIAL, measure
 
     if phases and SEQUENTIAL not in baselines:
         raise click.UsageError("--phases compares Block-STM with the sequential engine: add --baseline sequential")
     console = Console()
     if not console.is_terminal:  # piped: as wide as the table needs (rich would assume 80 columns)
         console = Console(width=200)
-    show = display.show_progress(console, quiet)
     try:
-        with display.progress(console, show, "bench run", total_known=False) as bar:
-            task = bar.add_task("starting", total=None)
-
-            def progress(message: str) -> None:
-                if show:
-                    bar.update(task, description=message)
-                elif not quiet:  # piped: one line per step on stderr
-                    click.echo(message, err=True)
-
+        with measuring(console, quiet, "bench run") as progress:
             result = measure(workloads, txs, blocks=blocks, workers=workers, contentions=contentions,
                              baselines=baselines, rounds=rounds, seed=seed, progress=progress, chain=chain,
                              accounts=accounts)
-    except ResultMismatch as exc:
-        click.echo(f"error: results differ, no figures reported: {exc}", err=True)
-        sys.exit(1)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except HyperionError as exc:  # e.g. a replayed block that is invalid as a whole
