@@ -73,7 +73,8 @@ def test_compare_flags_a_regression(tiny_run, tmp_path):
     assert worse.exit_code == 1 and len(flagged) == 1 and "sequential" in flagged[0] and "-50.0%" in flagged[0]
 
 
-def test_a_root_mismatch_is_an_error_and_prints_no_figure(monkeypatch, tmp_path):
+def _stock_reports_a_wrong_root(monkeypatch) -> None:
+    """Stock py-evm's side computes its blocks as usual but reports another state root."""
     real = runner.one_block.run_stock
 
     def wrong_root(*args, **kwargs):
@@ -82,6 +83,10 @@ def test_a_root_mismatch_is_an_error_and_prints_no_figure(monkeypatch, tmp_path)
         return timing
 
     monkeypatch.setattr(runner.one_block, "run_stock", wrong_root)
+
+
+def test_a_root_mismatch_is_an_error_and_prints_no_figure(monkeypatch, tmp_path):
+    _stock_reports_a_wrong_root(monkeypatch)
     result = invoke("bench", "run", "--workload", "eth", "--txs", "4", "--workers", "1", "--rounds", "1",
                     "--json", str(tmp_path / "r.json"), "-q")
     assert result.exit_code == 1
@@ -293,14 +298,7 @@ def test_bench_foundation_is_the_runners_stock_vs_sequential_preset(tmp_path):
 
 
 def test_bench_foundation_root_mismatch_and_bad_input(monkeypatch):
-    real = runner.one_block.run_stock
-
-    def wrong_root(*args, **kwargs):
-        timing = real(*args, **kwargs)
-        timing.state_root = b"\x01" * 32
-        return timing
-
-    monkeypatch.setattr(runner.one_block, "run_stock", wrong_root)
+    _stock_reports_a_wrong_root(monkeypatch)
     result = invoke("bench", "foundation", "--txs", "4", "--rounds", "1", "--workload", "eth", "-q")
     assert result.exit_code == 1 and "state root of" in result.output and "end to end" not in result.output
     for args, message in ((["--accounts", "0"], "--accounts"), (["--no-twins"], "No such option"),

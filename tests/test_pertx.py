@@ -65,8 +65,8 @@ def test_senders_recovered_ahead_give_the_block_recovered_in_place(monkeypatch):
     assert in_place[:3] == _run(txs, 1, monkeypatch, break_helper=True)[:3]
 
 
-def test_the_stage_recovers_exactly_what_recovery_in_place_does():
-    txs = _batch() + [b"", b"\x02junk", b"\xc0"]
+def _recover_ahead(txs: list) -> senders.Recovering:
+    """``txs``' senders as one helper process recovers them, every answer read."""
     stage = senders.RecoveryStage()
     try:
         recovering = stage.submit(txs)
@@ -74,6 +74,12 @@ def test_the_stage_recovers_exactly_what_recovery_in_place_does():
         stage.wait()
     finally:
         stage.close()
+    return recovering
+
+
+def test_the_stage_recovers_exactly_what_recovery_in_place_does():
+    txs = _batch() + [b"", b"\x02junk", b"\xc0"]
+    recovering = _recover_ahead(txs)
     for index, raw in enumerate(txs):
         record = txdecode.decode(raw)
         assert recovering.get(index) == (senders.recover(record) if record is not None else None)
@@ -89,13 +95,7 @@ def test_the_helper_imports_this_copy_whatever_the_working_directory(tmp_path, m
     (impostor / "__init__.py").write_text("raise SystemExit('the working directory copy was imported')\n")
     monkeypatch.chdir(tmp_path)
     txs = _batch()
-    stage = senders.RecoveryStage()
-    try:
-        recovering = stage.submit(txs)
-        assert recovering is not None
-        stage.wait()
-    finally:
-        stage.close()
+    recovering = _recover_ahead(txs)
     assert sum(1 for s in recovering.senders if s) == len(txs) - 1  # all but the broken signature
 
 
