@@ -189,6 +189,14 @@ def sign_tx(
                             access_list=access_list)
 
 
+def next_nonce(nonces: Dict[int, int], sender: Wallet) -> int:
+    """``sender``'s next nonce in the book ``nonces`` (wallet index -> next nonce; 0 for a
+    wallet not in it yet), advancing the book past it."""
+    nonce = nonces.get(sender.index, 0)
+    nonces[sender.index] = nonce + 1
+    return nonce
+
+
 def transfer_batch(
     count: int, accounts: int, nonces: Dict[int, int], chain_id: int = 31337, offset: int = 0, conflict: bool = False
 ) -> List[bytes]:
@@ -199,8 +207,7 @@ def transfer_batch(
     for i in range(count):
         sender = wallet((offset + i) % accounts)
         receiver = b"\xee" * 19 + b"\x01" if conflict else (0xC0FFEE0000 + offset + i).to_bytes(20, "big")
-        nonce = nonces.get(sender.index, 0)
-        nonces[sender.index] = nonce + 1
+        nonce = next_nonce(nonces, sender)
         txs.append(sign_tx(sender, nonce, receiver, value=1000 + i, chain_id=chain_id))
     return txs
 
@@ -214,8 +221,7 @@ def erc20_batch(
     for i in range(count):
         sender = wallet((offset + i) % accounts)
         receiver = b"\xee" * 19 + b"\x02" if conflict else (0xBEEF000000 + offset + i).to_bytes(20, "big")
-        nonce = nonces.get(sender.index, 0)
-        nonces[sender.index] = nonce + 1
+        nonce = next_nonce(nonces, sender)
         data = erc20_transfer_data(receiver, 1 + i)
         txs.append(sign_tx(sender, nonce, TOKEN_ADDRESS, data=data, gas=80_000, chain_id=chain_id))
     return txs
@@ -244,8 +250,7 @@ def payments(plan: Sequence[Tuple[Wallet, bytes, bool]], nonces: Dict[int, int],
     index -> next nonce) is advanced."""
     txs = []
     for position, (sender, recipient, token) in enumerate(plan):
-        nonce = nonces.get(sender.index, 0)
-        nonces[sender.index] = nonce + 1
+        nonce = next_nonce(nonces, sender)
         if token:
             txs.append(sign_tx(sender, nonce, TOKEN_ADDRESS, data=erc20_transfer_data(recipient, 1 + position),
                                gas=80_000, chain_id=chain_id))

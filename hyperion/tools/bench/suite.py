@@ -132,9 +132,8 @@ def _each(call: Call) -> Builder:
         txs = []
         for sender in senders:
             to, data, value, gas = call(rng.random() < contention, rng)
-            nonce = nonces.get(sender.index, 0)
-            nonces[sender.index] = nonce + 1
-            txs.append(w.sign_tx(sender, nonce, to, value=value, data=data, gas=gas, chain_id=CHAIN_ID))
+            txs.append(w.sign_tx(sender, w.next_nonce(nonces, sender), to, value=value, data=data, gas=gas,
+                                 chain_id=CHAIN_ID))
         return txs
     return build
 
